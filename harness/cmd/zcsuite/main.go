@@ -1,0 +1,99 @@
+// Command zcsuite boots a kernel in QEMU, runs the zcsuite guest specs
+// against it and prints a verdict per spec.
+//
+// Exit codes (git bisect run compatible):
+//
+//	0    every spec passed (skips carry reasons; known issues are KNOWN-FAIL)
+//	1    a spec failed, panicked or hung, a kernel splat was seen, or a known
+//	     issue stopped reproducing (FIXED)
+//	2    usage error: bad flag, missing kernel file, not a kernel, unknown
+//	     debian: name
+//	125  the kernel could not be tested: fetch or build failure, missing
+//	     config option, boot failure, panic before the suite, infrastructure
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zcsuite/zcsuite/harness/runner"
+	"github.com/zcsuite/zcsuite/harness/verdict"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		kernelArg   = fs.String("kernel", "debian:7.3-cloud", "kernel to test: debian:VERSION-FLAVOUR (debian:7.3-cloud, debian:7.2-cloud) or a path to a bzImage")
+		kernelCfg   = fs.String("kernel-config", "", "config file of a kernel given by path (default: its embedded IKCONFIG)")
+		reportDir   = fs.String("report-dir", "results/latest", "where to write report.json, junit.xml, console.log, kmsg.log, kernel.json")
+		cacheDir    = fs.String("cache-dir", runner.DefaultCacheDir(), "cache for kernels, images and probes")
+		accel       = fs.String("accel", envOr("ZCSUITE_ACCEL", "auto"), "accelerator: auto (probe KVM with a real boot, fall back to TCG), kvm or tcg")
+		smp         = fs.Int("smp", 2, "vCPUs of the VM (= FUSE queues)")
+		timeout     = fs.Duration("timeout", 8*time.Minute, "deadline for each VM's guest suite")
+		labelFilter = fs.String("label-filter", "", "Ginkgo label filter for the guest specs")
+		focus       = fs.String("focus", "", "regexp on the guest specs' full text")
+		noDestruct  = fs.Bool("no-destructive", false, "skip the destructive specs (each would boot its own VM)")
+		verbose     = fs.Bool("v", false, "copy the VM console to stdout")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return verdict.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zcsuite: unexpected argument %q (see -help)\n", fs.Arg(0))
+		return verdict.ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runner.Run(ctx,
+		runner.WithKernel(*kernelArg),
+		runner.WithKernelConfig(*kernelCfg),
+		runner.WithReportDir(*reportDir),
+		runner.WithCacheDir(*cacheDir),
+		runner.WithAccel(*accel),
+		runner.WithSMP(*smp),
+		runner.WithTimeout(*timeout),
+		runner.WithLabelFilter(*labelFilter),
+		runner.WithFocus(*focus),
+		runner.WithDestructive(!*noDestruct),
+		runner.WithOutput(stdout),
+		runner.WithVerbose(*verbose),
+		runner.WithSplatFinder(findSplats),
+		runner.WithConfigCheck(checkConfig),
+		runner.WithKnownIssues(knownIssues),
+	)
+	switch {
+	case errors.Is(err, runner.ErrUsage):
+		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
+		return verdict.ExitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
+		return verdict.ExitUntested
+	}
+	return res.ExitCode
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,302 @@
+package kernel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DebianSources are the suites searched, newest first. The 7.3 kernels are
+// in experimental, the 7.2 ones in sid.
+var DebianSources = []string{
+	"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian experimental main",
+	"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main",
+}
+
+// ListsMaxAge is how old the private package lists may be before Fetch
+// refreshes them.
+const ListsMaxAge = 12 * time.Hour
+
+var debianSpecRE = regexp.MustCompile(`^debian:([0-9]+\.[0-9]+(?:\.[0-9]+)?)-([a-z0-9]+)$`)
+
+// ParseDebianSpec splits "debian:7.3-cloud" into version and flavour.
+func ParseDebianSpec(spec string) (version, flavour string, err error) {
+	m := debianSpecRE.FindStringSubmatch(spec)
+	if m == nil {
+		return "", "", fmt.Errorf("%w: %q (want debian:VERSION-FLAVOUR, e.g. debian:7.3-cloud)", ErrBadSpec, spec)
+	}
+	return m[1], m[2], nil
+}
+
+// Apt runs apt with a private configuration rooted at Dir.
+type Apt struct {
+	Dir  string
+	Logf func(string, ...any)
+}
+
+func (a *Apt) opts() []string {
+	return []string{
+		"-o", "Dir::Etc::SourceList=" + filepath.Join(a.Dir, "sources.list"),
+		"-o", "Dir::Etc::SourceParts=/dev/null",
+		"-o", "Dir::Etc::Preferences=/dev/null",
+		"-o", "Dir::Etc::PreferencesParts=/dev/null",
+		"-o", "Dir::State::Lists=" + filepath.Join(a.Dir, "lists"),
+		"-o", "Dir::State::Status=" + filepath.Join(a.Dir, "status"),
+		"-o", "Dir::Cache=" + filepath.Join(a.Dir, "cache"),
+		"-o", "APT::Architecture=amd64",
+		"-o", "Debug::NoLocking=1",
+		"-o", "APT::Sandbox::User=root",
+		"-o", "Acquire::Retries=3",
+		"-q",
+	}
+}
+
+func (a *Apt) run(ctx context.Context, dir, tool string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, tool, append(a.opts(), args...)...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %v: %s", tool, strings.Join(args, " "), err, lastLines(stderr.String(), 3))
+	}
+	return out, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// lock takes an exclusive flock on the apt directory for the process.
+func (a *Apt) lock() (func(), error) {
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(a.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// prepare writes the private configuration and refreshes stale lists.
+func (a *Apt) prepare(ctx context.Context) error {
+	for _, d := range []string{"lists/partial", "cache/archives/partial", "debs"} {
+		if err := os.MkdirAll(filepath.Join(a.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	src := strings.Join(DebianSources, "\n") + "\n"
+	srcPath := filepath.Join(a.Dir, "sources.list")
+	old, _ := os.ReadFile(srcPath)
+	changed := string(old) != src
+	if changed {
+		if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, "status")); err != nil {
+		os.WriteFile(filepath.Join(a.Dir, "status"), nil, 0o644)
+	}
+	stamp := filepath.Join(a.Dir, "lists.stamp")
+	st, err := os.Stat(stamp)
+	if !changed && err == nil && time.Since(st.ModTime()) < ListsMaxAge {
+		return nil
+	}
+	a.logf("refreshing the private Debian package lists (%s)", a.Dir)
+	if _, uerr := a.run(ctx, a.Dir, "apt-get", "update"); uerr != nil {
+		if st == nil {
+			return uerr
+		}
+		a.logf("warning: apt-get update failed, using lists from %s: %v", st.ModTime().Format(time.RFC3339), uerr)
+		return nil
+	}
+	return os.WriteFile(stamp, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+func (a *Apt) logf(format string, v ...any) {
+	if a.Logf != nil {
+		a.Logf(format, v...)
+	}
+}
+
+// pkgInfo is one candidate version from apt-cache show.
+type pkgInfo struct {
+	Name, Version, SHA256 string
+}
+
+// show returns every version of pkg the lists know.
+func (a *Apt) show(ctx context.Context, pkg string) ([]pkgInfo, error) {
+	out, err := a.run(ctx, a.Dir, "apt-cache", "show", pkg)
+	if err != nil {
+		return nil, err
+	}
+	var res []pkgInfo
+	var cur pkgInfo
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	flush := func() {
+		if cur.Name != "" && cur.Version != "" {
+			res = append(res, cur)
+		}
+		cur = pkgInfo{}
+	}
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			flush()
+			continue
+		}
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Package":
+			cur.Name = v
+		case "Version":
+			cur.Version = v
+		case "SHA256":
+			cur.SHA256 = v
+		}
+	}
+	flush()
+	return res, nil
+}
+
+// versionGreater compares Debian versions with dpkg.
+func versionGreater(a, b string) bool {
+	return exec.Command("dpkg", "--compare-versions", a, "gt", b).Run() == nil
+}
+
+// FetchDebian resolves spec by package name and unpacks the newest
+// matching linux-binary and linux-base packages under cacheDir.
+func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
+	version, flavour, err := ParseDebianSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, tool := range []string{"apt-get", "apt-cache", "dpkg-deb", "dpkg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%w: %s is not installed (Debian kernels need apt and dpkg)", ErrFetch, tool)
+		}
+	}
+	a := &Apt{Dir: filepath.Join(cacheDir, "apt"), Logf: logf}
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, fmt.Errorf("%w: lock %s: %v", ErrFetch, a.Dir, err)
+	}
+	defer unlock()
+	if err := a.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
+	var best pkgInfo
+	var candidates []string
+	for _, n := range strings.Fields(string(names)) {
+		if !nameRE.MatchString(n) {
+			continue
+		}
+		candidates = append(candidates, n)
+		infos, err := a.show(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		}
+		for _, in := range infos {
+			if best.Name == "" || versionGreater(in.Version, best.Version) {
+				best = in
+			}
+		}
+	}
+	sort.Strings(candidates)
+	if best.Name == "" {
+		return nil, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 in Debian experimental or sid)", ErrUnknownDebian, spec, version, flavour)
+	}
+	base := "linux-base-" + strings.TrimPrefix(best.Name, "linux-binary-")
+	root := filepath.Join(cacheDir, "kernels", best.Name+"_"+sanitize(best.Version))
+	done := filepath.Join(root, ".complete")
+	if _, err := os.Stat(done); err != nil {
+		logf("fetching %s %s (and %s)", best.Name, best.Version, base)
+		os.RemoveAll(root)
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		}
+		debDir := filepath.Join(a.Dir, "debs")
+		if _, err := a.run(ctx, debDir, "apt-get", "download", best.Name+"="+best.Version, base+"="+best.Version); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		}
+		for _, p := range []string{best.Name, base} {
+			debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*.deb"))
+			deb := ""
+			for _, d := range debs {
+				if strings.Contains(filepath.Base(d), "_"+debEscape(best.Version)+"_") {
+					deb = d
+				}
+			}
+			if deb == "" {
+				return nil, fmt.Errorf("%w: downloaded %s not found in %s", ErrFetch, p, debDir)
+			}
+			if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("%w: dpkg-deb -x %s: %v: %s", ErrFetch, deb, err, out)
+			}
+			if p == best.Name {
+				if sum, err := fileSHA256(deb); err == nil && best.SHA256 != "" && sum != best.SHA256 {
+					return nil, fmt.Errorf("%w: %s sha256 %s does not match the archive's %s", ErrFetch, deb, sum, best.SHA256)
+				}
+			}
+		}
+		if err := os.WriteFile(done, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		}
+	}
+	images, _ := filepath.Glob(filepath.Join(root, "usr/lib/modules/*/vmlinuz"))
+	if len(images) == 0 {
+		images, _ = filepath.Glob(filepath.Join(root, "boot/vmlinuz-*"))
+	}
+	if len(images) != 1 {
+		return nil, fmt.Errorf("%w: %s holds %d kernel images, want 1", ErrFetch, best.Name, len(images))
+	}
+	k, err := FromPath(images[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	k.Spec, k.Source = spec, "debian"
+	k.Package, k.Version, k.DebSHA256 = best.Name, best.Version, best.SHA256
+	configs, _ := filepath.Glob(filepath.Join(filepath.Dir(images[0]), "config"))
+	if len(configs) == 0 {
+		configs, _ = filepath.Glob(filepath.Join(root, "boot/config-*"))
+	}
+	if len(configs) == 1 {
+		k.ConfigPath, k.ConfigSource = configs[0], "package"
+	}
+	return k, nil
+}
+
+func sanitize(v string) string {
+	return strings.NewReplacer(":", "%3a", "/", "_").Replace(v)
+}
+
+// debEscape spells a version the way apt names downloaded files (an epoch
+// colon becomes %3a).
+func debEscape(v string) string { return strings.ReplaceAll(v, ":", "%3a") }

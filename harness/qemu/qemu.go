@@ -1,0 +1,397 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// Accelerators.
+const (
+	AccelKVM = "kvm"
+	AccelTCG = "tcg"
+)
+
+// Config is what one boot needs. Build it with options.
+type Config struct {
+	Binary    string
+	Kernel    string
+	Initramfs string
+	Append    []string
+	SMP       int
+	MemoryMB  int
+	Accel     string
+	Timeout   time.Duration
+	ExtraArgs []string
+	// OnConsole receives every console line (without the newline).
+	OnConsole func(line string)
+	// OnEvent receives every decoded guest event.
+	OnEvent func(vmevent.Event)
+	// Console, when set, receives the raw console bytes.
+	Console io.Writer
+}
+
+// Option configures a boot; options apply in order.
+type Option func(*Config) error
+
+// WithKernel sets the kernel image.
+func WithKernel(path string) Option {
+	return func(c *Config) error { c.Kernel = path; return nil }
+}
+
+// WithInitramfs sets the initramfs.
+func WithInitramfs(path string) Option {
+	return func(c *Config) error { c.Initramfs = path; return nil }
+}
+
+// WithAppend adds kernel command-line words.
+func WithAppend(words ...string) Option {
+	return func(c *Config) error { c.Append = append(c.Append, words...); return nil }
+}
+
+// WithSMP sets the number of vCPUs (and so FUSE's possible CPUs).
+func WithSMP(n int) Option {
+	return func(c *Config) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("qemu: %d vCPUs is out of range 1..64", n)
+		}
+		c.SMP = n
+		return nil
+	}
+}
+
+// WithMemory sets the guest memory in MiB.
+func WithMemory(mb int) Option {
+	return func(c *Config) error {
+		if mb < 128 {
+			return fmt.Errorf("qemu: %d MiB is too little memory", mb)
+		}
+		c.MemoryMB = mb
+		return nil
+	}
+}
+
+// WithAccel selects AccelKVM or AccelTCG.
+func WithAccel(a string) Option {
+	return func(c *Config) error {
+		if a != AccelKVM && a != AccelTCG {
+			return fmt.Errorf("qemu: unknown accelerator %q", a)
+		}
+		c.Accel = a
+		return nil
+	}
+}
+
+// WithTimeout bounds the whole boot; QEMU is killed at the deadline.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Config) error { c.Timeout = d; return nil }
+}
+
+// WithConsoleLine registers a per-line console callback.
+func WithConsoleLine(f func(string)) Option {
+	return func(c *Config) error { c.OnConsole = f; return nil }
+}
+
+// WithConsoleWriter copies the raw console to w.
+func WithConsoleWriter(w io.Writer) Option {
+	return func(c *Config) error { c.Console = w; return nil }
+}
+
+// WithEvents registers the guest event callback.
+func WithEvents(f func(vmevent.Event)) Option {
+	return func(c *Config) error { c.OnEvent = f; return nil }
+}
+
+// WithExtraArgs appends raw QEMU arguments.
+func WithExtraArgs(a ...string) Option {
+	return func(c *Config) error { c.ExtraArgs = append(c.ExtraArgs, a...); return nil }
+}
+
+// ErrNoQEMU means the QEMU binary is missing.
+var ErrNoQEMU = errors.New("qemu: qemu-system-x86_64 not found")
+
+func newConfig(opts []Option) (*Config, error) {
+	c := &Config{Binary: os.Getenv("ZCSUITE_QEMU"), SMP: 2, MemoryMB: 1024, Accel: AccelTCG, Timeout: 5 * time.Minute}
+	if c.Binary == "" {
+		c.Binary = "qemu-system-x86_64"
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.Kernel == "" || c.Initramfs == "" {
+		return nil, errors.New("qemu: a kernel and an initramfs are required")
+	}
+	if _, err := exec.LookPath(c.Binary); err != nil {
+		return nil, fmt.Errorf("%w (%s): install qemu-system-x86", ErrNoQEMU, c.Binary)
+	}
+	return c, nil
+}
+
+// Args returns QEMU's argument vector (without the binary) for an event
+// socket at sock.
+func (c *Config) Args(sock string) []string {
+	cpu := "max"
+	args := []string{
+		"-accel", c.Accel, "-cpu", cpu,
+		"-smp", fmt.Sprint(c.SMP), "-m", fmt.Sprint(c.MemoryMB),
+		"-nodefaults", "-no-reboot", "-nographic", "-monitor", "none",
+		"-serial", "stdio",
+		"-kernel", c.Kernel, "-initrd", c.Initramfs,
+		"-append", strings.Join(c.Append, " "),
+		"-chardev", "socket,id=zcev,path=" + sock,
+		"-device", "virtio-serial-pci",
+		"-device", "virtserialport,chardev=zcev,name=" + vmevent.PortName,
+	}
+	return append(args, c.ExtraArgs...)
+}
+
+// Result is how a VM ended.
+type Result struct {
+	// ExitCode is QEMU's exit status (-1 when killed).
+	ExitCode int
+	// TimedOut is true when the deadline killed QEMU.
+	TimedOut bool
+	// SawDone is true when the guest's stream ended with a done event.
+	SawDone bool
+	// GuestCode is the code of the done event.
+	GuestCode int
+	// EventErr is the event stream's error (vmevent.ErrNoDone when the
+	// guest died mid-stream).
+	EventErr error
+	// Duration is wall time from start to exit.
+	Duration time.Duration
+	// Repro is the shell-quoted command line.
+	Repro string
+	// ConsoleTail holds the last console lines.
+	ConsoleTail []string
+	// Stderr is what QEMU itself printed.
+	Stderr string
+}
+
+// VM is a running QEMU.
+type VM struct {
+	cfg     *Config
+	cmd     *exec.Cmd
+	dir     string
+	ln      net.Listener
+	start   time.Time
+	tasks   sync.WaitGroup
+	mu      sync.Mutex
+	res     Result
+	tail    []string
+	stderr  strings.Builder
+	waited  bool
+	exited  chan struct{}
+	exitErr error
+}
+
+const tailLines = 80
+
+// Start boots a VM. The caller must call Wait.
+func Start(ctx context.Context, opts ...Option) (*VM, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "zcsuite-vm-")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	sock := filepath.Join(dir, "events.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemu: event socket: %w", err)
+	}
+	args := cfg.Args(sock)
+	cmd := exec.Command(cfg.Binary, args...)
+	cmd.Stdin = nil
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		ln.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	vm := &VM{cfg: cfg, cmd: cmd, dir: dir, ln: ln, exited: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	vm.res.Repro = shellQuote(append([]string{cfg.Binary}, args...))
+	vm.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		ln.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemu: start %s: %w", cfg.Binary, err)
+	}
+	vm.tasks.Add(2)
+	go vm.readConsole(stdout)
+	go vm.readEvents()
+	go func() {
+		vm.exitErr = cmd.Wait()
+		close(vm.exited)
+	}()
+	go vm.deadline(ctx)
+	return vm, nil
+}
+
+func (vm *VM) deadline(ctx context.Context) {
+	t := time.NewTimer(vm.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case <-vm.exited:
+		return
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	vm.mu.Lock()
+	vm.res.TimedOut = true
+	vm.mu.Unlock()
+	vm.cmd.Process.Kill()
+}
+
+func (vm *VM) readConsole(r io.Reader) {
+	defer vm.tasks.Done()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if len(line) > 0 {
+			if vm.cfg.Console != nil {
+				vm.cfg.Console.Write([]byte(line))
+			}
+			l := strings.TrimRight(line, "\r\n")
+			vm.mu.Lock()
+			vm.tail = append(vm.tail, l)
+			if len(vm.tail) > tailLines {
+				vm.tail = vm.tail[len(vm.tail)-tailLines:]
+			}
+			vm.mu.Unlock()
+			if vm.cfg.OnConsole != nil {
+				vm.cfg.OnConsole(l)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (vm *VM) readEvents() {
+	defer vm.tasks.Done()
+	connc := make(chan net.Conn, 1)
+	go func() {
+		c, err := vm.ln.Accept()
+		if err != nil {
+			close(connc)
+			return
+		}
+		connc <- c
+	}()
+	var conn net.Conn
+	select {
+	case c, ok := <-connc:
+		if !ok {
+			vm.setEventErr(errors.New("qemu: QEMU never connected the event socket"))
+			return
+		}
+		conn = c
+	case <-vm.exited:
+		vm.ln.Close()
+		vm.setEventErr(errors.New("qemu: QEMU exited before connecting the event socket"))
+		return
+	}
+	defer conn.Close()
+	// Unblock the reader once QEMU is gone.
+	go func() {
+		<-vm.exited
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	}()
+	rd := vmevent.NewReader(conn)
+	for {
+		e, err := rd.Next()
+		if err != nil {
+			var de *vmevent.DecodeError
+			if errors.As(err, &de) {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			vm.setEventErr(err)
+			return
+		}
+		if e.Type == vmevent.Done {
+			vm.mu.Lock()
+			vm.res.SawDone, vm.res.GuestCode = true, e.Code
+			vm.mu.Unlock()
+		}
+		if vm.cfg.OnEvent != nil {
+			vm.cfg.OnEvent(e)
+		}
+	}
+}
+
+func (vm *VM) setEventErr(err error) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.res.EventErr == nil && !vm.res.SawDone {
+		vm.res.EventErr = err
+	}
+}
+
+// Wait waits for QEMU to exit and every VM task to finish.
+func (vm *VM) Wait() *Result {
+	<-vm.exited
+	vm.tasks.Wait()
+	vm.ln.Close()
+	os.RemoveAll(vm.dir)
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	vm.waited = true
+	vm.res.Duration = time.Since(vm.start)
+	vm.res.ExitCode = -1
+	if vm.cmd.ProcessState != nil {
+		vm.res.ExitCode = vm.cmd.ProcessState.ExitCode()
+	}
+	vm.res.ConsoleTail = append([]string(nil), vm.tail...)
+	vm.res.Stderr = strings.TrimSpace(vm.stderr.String())
+	r := vm.res
+	return &r
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=,:+@%", r))
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,362 @@
+package verdict
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// Outcome is a spec's or a run's verdict.
+type Outcome string
+
+// Outcomes, best first.
+const (
+	Pass      Outcome = "PASS"
+	Skip      Outcome = "SKIP"
+	KnownFail Outcome = "KNOWN-FAIL"
+	Fail      Outcome = "FAIL"
+	Fixed     Outcome = "FIXED"
+	Hang      Outcome = "HANG"
+	Panic     Outcome = "PANIC"
+	Crash     Outcome = "CRASH"
+	// Untested is the run-level outcome when the kernel could not be
+	// tested at all.
+	Untested Outcome = "UNTESTED"
+)
+
+// Bad reports whether o fails a run.
+func (o Outcome) Bad() bool {
+	switch o {
+	case Fail, Fixed, Hang, Panic, Crash:
+		return true
+	}
+	return false
+}
+
+// Exit codes (git bisect run compatible).
+const (
+	ExitGood     = 0
+	ExitBad      = 1
+	ExitUsage    = 2
+	ExitUntested = 125
+)
+
+// Splat is a kernel report found in a log span.
+type Splat struct {
+	Title string `json:"title"`
+	Fatal bool   `json:"fatal,omitempty"`
+}
+
+// SplatFinder scans log lines (timestamps already stripped) for kernel
+// reports.
+type SplatFinder func(lines []string) []Splat
+
+// Expectation is a known kernel issue: the named spec fails on kernels the
+// expectation matches, for the reason given.
+type Expectation struct {
+	// Spec matches a spec's full text exactly.
+	Spec string
+	// Reason says which kernel issue this is.
+	Reason string
+	// Outcome is the failure expected (Fail, Panic, ...). Default Fail.
+	Outcome Outcome
+}
+
+// VMEnd is how the VM ended, as the qemu package saw it.
+type VMEnd struct {
+	SawDone   bool
+	GuestCode int
+	TimedOut  bool
+	QEMUExit  int
+	EventErr  string
+}
+
+// Input is everything a verdict is made of.
+type Input struct {
+	Events  []vmevent.Event
+	Console []string
+	End     VMEnd
+	Find    SplatFinder
+	// Known lists the known issues for this kernel.
+	Known []Expectation
+}
+
+// Spec is one guest spec's verdict.
+type Spec struct {
+	Seq        int      `json:"seq"`
+	Name       string   `json:"name"`
+	Labels     []string `json:"labels,omitempty"`
+	GuestState string   `json:"guest_state"`
+	Message    string   `json:"message,omitempty"`
+	Splats     []Splat  `json:"splats,omitempty"`
+	Outcome    Outcome  `json:"outcome"`
+	Reason     string   `json:"reason,omitempty"`
+	// Expected lists the splats the spec declared.
+	Expected []string `json:"expected_splats,omitempty"`
+}
+
+// Run is the verdict of one VM run.
+type Run struct {
+	Specs []Spec `json:"specs"`
+	// Outside are splats logged outside every spec (boot, teardown).
+	Outside []Splat `json:"outside_splats,omitempty"`
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
+	// GuestStarted is true when the guest init said hello.
+	GuestStarted bool `json:"guest_started"`
+	// SuiteStarted is true when the guest suite started.
+	SuiteStarted bool `json:"suite_started"`
+}
+
+var markerRE = regexp.MustCompile(`^zcsuite: spec-(start|end) ([0-9]+)\b`)
+
+// Decide computes the verdicts.
+func Decide(in Input) *Run {
+	run := &Run{}
+	bySeq := map[int]*Spec{}
+	var order []int
+	running := 0 // seq of a spec that started but did not end
+	// Kernel log spans, from the kmsg events and our markers.
+	spans := map[int][]string{}
+	var outside []string
+	cur := 0
+	known := map[string]Expectation{}
+	for _, k := range in.Known {
+		known[k.Spec] = k
+	}
+	for _, e := range in.Events {
+		switch e.Type {
+		case vmevent.Hello:
+			run.GuestStarted = true
+		case vmevent.Phase:
+			if e.Name == "suite-start" {
+				run.SuiteStarted = true
+			}
+		case vmevent.SpecStart:
+			s := &Spec{Seq: e.Seq, Name: e.Spec, Labels: e.Labels}
+			bySeq[e.Seq] = s
+			order = append(order, e.Seq)
+			running = e.Seq
+		case vmevent.SpecEnd:
+			s := bySeq[e.Seq]
+			if s == nil {
+				s = &Spec{Seq: e.Seq, Name: e.Spec, Labels: e.Labels}
+				bySeq[e.Seq] = s
+				order = append(order, e.Seq)
+			}
+			s.GuestState, s.Message, s.Expected = e.State, e.Message, e.ExpectedSplats
+			if newTaint := e.TaintAfter &^ e.TaintBefore; newTaint != 0 && len(e.ExpectedSplats) == 0 {
+				s.Splats = append(s.Splats, Splat{Title: fmt.Sprintf("kernel taint changed during the spec: %#x -> %#x", e.TaintBefore, e.TaintAfter)})
+			}
+			if running == e.Seq {
+				running = 0
+			}
+		case vmevent.Kmsg:
+			if m := markerRE.FindStringSubmatch(e.Text); m != nil {
+				n, _ := strconv.Atoi(m[2])
+				if m[1] == "start" {
+					cur = n
+				} else {
+					cur = 0
+				}
+				continue
+			}
+			if cur != 0 {
+				spans[cur] = append(spans[cur], e.Text)
+			} else {
+				outside = append(outside, e.Text)
+			}
+		}
+	}
+	if in.Find != nil {
+		for seq, lines := range spans {
+			if s := bySeq[seq]; s != nil {
+				s.Splats = append(s.Splats, in.Find(lines)...)
+			}
+		}
+		run.Outside = in.Find(outside)
+	}
+
+	// How the VM ended decides the spec that was running.
+	var endOutcome Outcome
+	var endReason string
+	switch {
+	case in.End.SawDone && in.End.GuestCode == 124:
+		endOutcome, endReason = Hang, "the guest suite hit its deadline (task dump in kmsg.log)"
+	case in.End.SawDone:
+	case in.End.TimedOut:
+		endOutcome, endReason = Hang, "the VM stopped responding and was killed at the deadline"
+	default:
+		endOutcome, endReason = Crash, "the VM ended without the guest's done event"
+	}
+	var fatal []Splat
+	if !in.End.SawDone && in.Find != nil {
+		for _, s := range in.Find(in.Console) {
+			if s.Fatal || strings.HasPrefix(s.Title, "Kernel panic") {
+				fatal = append(fatal, s)
+			}
+		}
+		if len(fatal) > 0 {
+			endOutcome = Panic
+			endReason = "kernel panic: " + fatal[0].Title
+		}
+	}
+
+	for _, seq := range order {
+		s := bySeq[seq]
+		decideSpec(s, known)
+		if endOutcome != "" && (seq == running || (running == 0 && seq == order[len(order)-1] && s.GuestState == "")) {
+			s.Splats = append(s.Splats, fatal...)
+			s.Outcome, s.Reason = endOutcome, endReason
+			if k, ok := known[s.Name]; ok && k.Outcome == endOutcome {
+				s.Outcome, s.Reason = KnownFail, "known issue: "+k.Reason+" ("+endReason+")"
+			}
+		}
+		run.Specs = append(run.Specs, *s)
+	}
+
+	// The run.
+	switch {
+	case !run.GuestStarted:
+		run.Outcome, run.Reason = Untested, "the guest never started: "+firstNonEmpty(endReason, "no hello event")
+		if len(fatal) > 0 {
+			run.Reason = "kernel panic before the guest started: " + fatal[0].Title
+		}
+		return run
+	case len(run.Specs) == 0 && endOutcome != "":
+		run.Outcome, run.Reason = Untested, "no spec ran: "+endReason
+		return run
+	case len(run.Specs) == 0:
+		run.Outcome, run.Reason = Untested, fmt.Sprintf("no spec ran (guest suite exit code %d)", in.End.GuestCode)
+		return run
+	}
+	run.Outcome = Pass
+	ran := 0
+	for _, s := range run.Specs {
+		if s.Outcome != Skip {
+			ran++
+		}
+		if s.Outcome.Bad() {
+			run.Outcome = Fail
+			run.Reason = "a spec failed"
+		}
+	}
+	if len(run.Outside) > 0 {
+		run.Outcome = Fail
+		run.Reason = "kernel splat outside any spec: " + run.Outside[0].Title
+	}
+	if endOutcome != "" && running == 0 && run.Outcome == Pass {
+		run.Outcome, run.Reason = Fail, endReason
+	}
+	guestFailed := false
+	for _, s := range run.Specs {
+		if s.GuestState != "passed" && s.GuestState != "skipped" && s.GuestState != "pending" {
+			guestFailed = true
+		}
+	}
+	if run.Outcome == Pass && in.End.GuestCode != 0 && !guestFailed {
+		run.Outcome, run.Reason = Fail, fmt.Sprintf("the guest suite exited %d although every spec passed", in.End.GuestCode)
+	}
+	if run.Outcome == Pass && ran == 0 {
+		run.Outcome, run.Reason = Untested, "every spec was skipped"
+	}
+	return run
+}
+
+func decideSpec(s *Spec, known map[string]Expectation) {
+	splatFail := false
+	for _, sp := range s.Splats {
+		if !expected(sp.Title, s.Expected) {
+			splatFail = true
+		}
+	}
+	switch s.GuestState {
+	case "passed":
+		s.Outcome = Pass
+	case "skipped", "pending":
+		s.Outcome, s.Reason = Skip, s.Message
+	case "":
+		s.Outcome, s.Reason = Crash, "the spec never finished"
+	default:
+		s.Outcome, s.Reason = Fail, s.Message
+	}
+	if splatFail && s.Outcome != Skip {
+		var titles []string
+		for _, sp := range s.Splats {
+			if !expected(sp.Title, s.Expected) {
+				titles = append(titles, sp.Title)
+			}
+		}
+		s.Outcome = Fail
+		s.Reason = "kernel splat: " + strings.Join(titles, "; ")
+	}
+	if k, ok := known[s.Name]; ok {
+		want := k.Outcome
+		if want == "" {
+			want = Fail
+		}
+		switch {
+		case s.Outcome == want:
+			s.Outcome, s.Reason = KnownFail, "known issue: "+k.Reason+" ("+s.Reason+")"
+		case s.Outcome == Pass:
+			s.Outcome, s.Reason = Fixed, "known issue no longer reproduces: "+k.Reason+" (update fixtures/expectations)"
+		}
+	}
+}
+
+func expected(title string, declared []string) bool {
+	for _, d := range declared {
+		if d != "" && strings.HasPrefix(title, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// ExitCode maps a set of run verdicts to the process exit code.
+func ExitCode(runs ...*Run) int {
+	code := ExitGood
+	for _, r := range runs {
+		switch {
+		case r.Outcome.Bad():
+			return ExitBad
+		case r.Outcome == Untested:
+			code = ExitUntested
+		}
+	}
+	return code
+}
+
+// Counts tallies outcomes.
+func Counts(runs ...*Run) map[Outcome]int {
+	m := map[Outcome]int{}
+	for _, r := range runs {
+		for _, s := range r.Specs {
+			m[s.Outcome]++
+		}
+	}
+	return m
+}
+
+// SortedOutcomes lists the outcomes present in m in a stable order.
+func SortedOutcomes(m map[Outcome]int) []Outcome {
+	var out []Outcome
+	for o := range m {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

@@ -1,0 +1,131 @@
+package guest
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	. "github.com/onsi/gomega"
+
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// Flags the host passes to the guest binary.
+var (
+	expectRelease = flag.String("zcsuite.expect-release", "", "kernel release the host booted (uname -r must match)")
+	kernelSpec    = flag.String("zcsuite.kernel", "", "the kernel argument the host resolved (for reports)")
+)
+
+func TestGuest(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "zcsuite guest")
+}
+
+// ReportEntryExpectedSplat is the report entry name by which a spec declares
+// a kernel splat it provokes on purpose; the host does not fail the spec for
+// a splat whose title starts with the entry's value.
+const ReportEntryExpectedSplat = "expected-splat"
+
+var (
+	inVM        bool
+	notVMWhy    string
+	events      *vmevent.Writer
+	specSeq     int
+	taintBefore uint64
+	eventsOnce  sync.Once
+)
+
+func init() {
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		notVMWhy = "cannot read /proc/cmdline: " + err.Error()
+		return
+	}
+	if _, ok, _ := vmevent.ParseCmdline(string(b)); !ok {
+		notVMWhy = "not inside a zcsuite VM (no " + vmevent.CmdlineKey + " on the kernel command line); run the suite through ./run.sh or go test ./suites/host"
+		return
+	}
+	inVM = true
+}
+
+func eventWriter() *vmevent.Writer {
+	eventsOnce.Do(func() {
+		fd, err := strconv.Atoi(os.Getenv("ZCSUITE_EVENT_FD"))
+		if err != nil || fd < 3 {
+			return
+		}
+		events = vmevent.NewWriter(os.NewFile(uintptr(fd), "zcsuite-events"))
+	})
+	return events
+}
+
+// kmsgMark writes a marker line into the kernel log; the host uses the
+// markers to attribute kernel splats to the spec that was running.
+func kmsgMark(s string) {
+	fd, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	fd.WriteString(s + "\n")
+	fd.Close()
+}
+
+var _ = ReportBeforeEach(func(r SpecReport) {
+	if !inVM {
+		return
+	}
+	specSeq++
+	taintBefore = readTaint()
+	kmsgMark("zcsuite: spec-start " + strconv.Itoa(specSeq) + " " + r.FullText())
+	if w := eventWriter(); w != nil {
+		w.Write(vmevent.Event{Type: vmevent.SpecStart, Seq: specSeq, Spec: r.FullText(), Labels: r.Labels()})
+	}
+})
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if !inVM {
+		return
+	}
+	kmsgMark("zcsuite: spec-end " + strconv.Itoa(specSeq) + " " + r.State.String())
+	var expected []string
+	for _, e := range r.ReportEntries {
+		if e.Name == ReportEntryExpectedSplat {
+			expected = append(expected, e.StringRepresentation())
+		}
+	}
+	msg := ""
+	if r.State.Is(types.SpecStateFailureStates | types.SpecStateSkipped) {
+		msg = r.Failure.Message
+	}
+	if w := eventWriter(); w != nil {
+		w.Write(vmevent.Event{Type: vmevent.SpecEnd, Seq: specSeq, Spec: r.FullText(), Labels: r.Labels(),
+			State: r.State.String(), Message: firstLine(msg), ExpectedSplats: expected,
+			TaintBefore: taintBefore, TaintAfter: readTaint()})
+	}
+})
+
+func readTaint() uint64 {
+	b, err := os.ReadFile("/proc/sys/kernel/tainted")
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return v
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// Every spec needs the VM; outside it, skip with the reason.
+var _ = BeforeEach(func() {
+	if !inVM {
+		Skip(notVMWhy)
+	}
+}, OncePerOrdered)

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// reportPath is where the guest suite writes its Ginkgo JSON report.
+const reportPath = "/tmp/zcsuite-report.json"
+
+// endMarker is written to /dev/kmsg after the suite; the kmsg relay stops
+// once it has forwarded it, so every earlier kernel line reaches the host.
+const endMarker = "zcsuite: end of run"
+
+func main() {
+	setupMounts()
+	out := openEventPort()
+	ev := vmevent.NewWriter(out)
+	code := run(ev)
+	ev.Write(vmevent.Event{Type: vmevent.Done, Code: code})
+	unix.Sync()
+	if f, ok := out.(*os.File); ok {
+		f.Sync()
+	}
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	// reboot(2) does not return on success; if it did, hold PID 1 so the
+	// kernel does not panic on init's exit and the host times out instead.
+	select {}
+}
+
+func setupMounts() {
+	type mnt struct{ src, dir, fstype, data string }
+	for _, m := range []mnt{
+		{"proc", "/proc", "proc", ""},
+		{"sysfs", "/sys", "sysfs", ""},
+		{"devtmpfs", "/dev", "devtmpfs", ""},
+		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
+		{"tmpfs", "/run", "tmpfs", "mode=755"},
+		{"fusectl", "/sys/fs/fuse/connections", "fusectl", ""},
+	} {
+		os.MkdirAll(m.dir, 0o755)
+		if err := unix.Mount(m.src, m.dir, m.fstype, 0, m.data); err != nil && !errors.Is(err, unix.EBUSY) {
+			fmt.Fprintf(os.Stderr, "zcinit: mount %s on %s: %v\n", m.fstype, m.dir, err)
+		}
+	}
+}
+
+// openEventPort finds the virtio-serial port by name; without one the
+// events go to the console, where the host can still read them.
+func openEventPort() io.Writer {
+	names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil || strings.TrimSpace(string(b)) != vmevent.PortName {
+			continue
+		}
+		dev := "/dev/" + filepath.Base(filepath.Dir(n))
+		f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+		if err == nil {
+			return f
+		}
+		fmt.Fprintf(os.Stderr, "zcinit: open %s: %v\n", dev, err)
+	}
+	fmt.Fprintf(os.Stderr, "zcinit: no virtio port %q; events go to the console\n", vmevent.PortName)
+	return os.Stdout
+}
+
+type hello struct {
+	Release  string `json:"release"`
+	NumCPU   int    `json:"num_cpu"`
+	Possible string `json:"possible_cpus"`
+	Cmdline  string `json:"cmdline"`
+}
+
+func run(ev *vmevent.Writer) int {
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	possible, _ := os.ReadFile("/sys/devices/system/cpu/possible")
+	h, _ := json.Marshal(hello{
+		Release:  unix.ByteSliceToString(uts.Release[:]),
+		NumCPU:   runtime.NumCPU(),
+		Possible: strings.TrimSpace(string(possible)),
+		Cmdline:  strings.TrimSpace(string(cmdline)),
+	})
+	ev.Write(vmevent.Event{Type: vmevent.Hello, Data: h})
+
+	cfg, ok, err := vmevent.ParseCmdline(string(cmdline))
+	if err != nil || !ok {
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no usable %s on the command line: %v", vmevent.CmdlineKey, err)})
+		return 125
+	}
+	if cfg.Mode == vmevent.ModeProbe {
+		return 0
+	}
+
+	relayDone := startKmsgRelay(ev)
+	code := runSuite(ev, cfg)
+	writeKmsg(endMarker)
+	select {
+	case <-relayDone:
+	case <-time.After(5 * time.Second):
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: kmsg relay did not reach the end marker within 5s"})
+	}
+	return code
+}
+
+func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
+	if cfg.HungTaskSec > 0 {
+		os.WriteFile("/proc/sys/kernel/hung_task_timeout_secs", []byte(strconv.Itoa(cfg.HungTaskSec)), 0)
+	}
+	timeout := time.Duration(cfg.TimeoutSec) * time.Second
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: pipe: " + err.Error()})
+		return 125
+	}
+	args := append([]string{
+		"--ginkgo.json-report=" + reportPath,
+		"--ginkgo.no-color",
+		"--ginkgo.timeout=" + (timeout - 5*time.Second).String(),
+	}, cfg.Args...)
+	cmd := exec.Command(cfg.Binary, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Dir = "/tmp"
+	cmd.Env = append(os.Environ(), "ZCSUITE_EVENT_FD=3", "HOME=/tmp", "TMPDIR=/tmp", "PATH=/zcsuite:/bin:/sbin")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: start guest suite: " + err.Error()})
+		ev.Write(vmevent.Event{Type: vmevent.Exit, Code: 125, Message: err.Error()})
+		return 125
+	}
+	pw.Close()
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		relaySpecEvents(ev, pr)
+	}()
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var werr error
+	timedOut := false
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		timedOut = true
+		// Record what every task is doing before ending the suite.
+		os.WriteFile("/proc/sys/kernel/sysrq", []byte("1"), 0)
+		os.WriteFile("/proc/sysrq-trigger", []byte("w"), 0)
+		os.WriteFile("/proc/sysrq-trigger", []byte("t"), 0)
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		select {
+		case werr = <-waited:
+		case <-time.After(10 * time.Second):
+			werr = errors.New("guest suite did not die after SIGKILL (stuck in the kernel)")
+		}
+	}
+	select {
+	case <-relayed:
+	case <-time.After(2 * time.Second):
+	}
+
+	if b, err := os.ReadFile(reportPath); err == nil && json.Valid(b) {
+		ev.Write(vmevent.Event{Type: vmevent.Report, Data: b})
+	} else {
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no guest report: %v", err)})
+	}
+	code := 0
+	msg := ""
+	if werr != nil {
+		code = 125
+		msg = werr.Error()
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && ee.Exited() {
+			code = ee.ExitCode()
+		}
+	}
+	if timedOut {
+		msg = fmt.Sprintf("guest suite timed out after %s (task dump in kmsg): %s", timeout, msg)
+		code = 124
+	}
+	ev.Write(vmevent.Event{Type: vmevent.Exit, Code: code, Message: msg})
+	return code
+}
+
+// relaySpecEvents forwards the guest suite's events (JSON lines on fd 3).
+func relaySpecEvents(ev *vmevent.Writer, r io.Reader) {
+	rd := vmevent.NewReader(r)
+	for {
+		e, err := rd.Next()
+		if err != nil {
+			var de *vmevent.DecodeError
+			if errors.As(err, &de) {
+				ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: bad event from the suite: " + err.Error()})
+				continue
+			}
+			return
+		}
+		if e.Type == vmevent.Done {
+			continue // only the init ends the stream
+		}
+		ev.Write(e)
+	}
+}
+
+func writeKmsg(s string) {
+	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+		f.WriteString(s + "\n")
+		f.Close()
+	}
+}
+
+// startKmsgRelay forwards every kmsg record, from the first boot line on,
+// until it sees endMarker; the returned channel closes then.
+func startKmsgRelay(ev *vmevent.Writer) <-chan struct{} {
+	done := make(chan struct{})
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: open /dev/kmsg: " + err.Error()})
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		defer unix.Close(fd)
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := unix.Read(fd, buf)
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EPIPE) {
+				// EPIPE: records were overwritten before we read them.
+				if errors.Is(err, unix.EPIPE) {
+					ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: kmsg records were lost (EPIPE)"})
+				}
+				continue
+			}
+			if err != nil || n <= 0 {
+				ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: kmsg read: %v", err)})
+				return
+			}
+			e, ok := parseKmsg(string(buf[:n]))
+			if !ok {
+				continue
+			}
+			ev.Write(e)
+			if e.Text == endMarker {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// parseKmsg decodes one /dev/kmsg record: "prio,seq,usec,flags;text" with
+// optional dictionary lines (starting with a space) after it.
+func parseKmsg(rec string) (vmevent.Event, bool) {
+	head, text, ok := strings.Cut(rec, ";")
+	if !ok {
+		return vmevent.Event{}, false
+	}
+	text, _, _ = strings.Cut(text, "\n")
+	f := strings.Split(head, ",")
+	if len(f) < 3 {
+		return vmevent.Event{}, false
+	}
+	prio, _ := strconv.Atoi(f[0])
+	seq, _ := strconv.ParseUint(f[1], 10, 64)
+	usec, _ := strconv.ParseUint(f[2], 10, 64)
+	return vmevent.Event{Type: vmevent.Kmsg, KmsgSeq: seq, KmsgLevel: prio & 7, KmsgUsec: usec, Text: unescapeKmsg(text)}, true
+}
+
+// unescapeKmsg undoes the \xNN escaping /dev/kmsg applies to non-printable
+// bytes.
+func unescapeKmsg(s string) string {
+	if !strings.Contains(s, `\x`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

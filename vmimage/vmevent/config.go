@@ -1,0 +1,67 @@
+package vmevent
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// CmdlineKey is the kernel command-line parameter that carries the guest
+// configuration. Its presence is also the marker guest specs use to know
+// they run inside a zcsuite VM.
+const CmdlineKey = "zcsuite.cfg"
+
+// GuestConfig tells the guest init what to run. The host puts it on the
+// kernel command line, so it must stay small (the whole line is limited to
+// 2048 bytes on x86).
+type GuestConfig struct {
+	// Mode is "suite" (run the guest test binary) or "probe" (say hello and
+	// power off at once: the accelerator probe).
+	Mode string `json:"m"`
+	// Binary is the guest test binary's path inside the initramfs.
+	Binary string `json:"b,omitempty"`
+	// Args are passed to the guest test binary.
+	Args []string `json:"a,omitempty"`
+	// TimeoutSec bounds the guest test binary; at the deadline the init
+	// dumps the task states (sysrq t, w), kills it and reports.
+	TimeoutSec int `json:"t,omitempty"`
+	// HungTaskSec, when non-zero, is written to
+	// /proc/sys/kernel/hung_task_timeout_secs.
+	HungTaskSec int `json:"h,omitempty"`
+}
+
+// Modes of the guest init.
+const (
+	ModeSuite = "suite"
+	ModeProbe = "probe"
+)
+
+// Cmdline renders c as one kernel command-line word.
+func (c GuestConfig) Cmdline() (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("vmevent: encode guest config: %w", err)
+	}
+	return CmdlineKey + "=" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// ParseCmdline finds the guest configuration in a kernel command line. ok is
+// false when the line has none (not a zcsuite VM).
+func ParseCmdline(cmdline string) (c GuestConfig, ok bool, err error) {
+	for _, w := range strings.Fields(cmdline) {
+		v, found := strings.CutPrefix(w, CmdlineKey+"=")
+		if !found {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil {
+			return c, true, fmt.Errorf("vmevent: %s is not base64: %w", CmdlineKey, err)
+		}
+		if err := json.Unmarshal(b, &c); err != nil {
+			return c, true, fmt.Errorf("vmevent: %s is not a guest config: %w", CmdlineKey, err)
+		}
+		return c, true, nil
+	}
+	return c, false, nil
+}
