@@ -21,7 +21,16 @@ func ProbeKVM(ctx context.Context, kernel, initramfs string, append []string) (a
 	}
 	f.Close()
 	probe, _ := vmevent.GuestConfig{Mode: vmevent.ModeProbe}.Cmdline()
-	vm, err := Start(ctx,
+	// A KVM failure usually leaves QEMU paused rather than exited: stop it
+	// as soon as QEMU reports the error.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	onStderr := func(line string) {
+		if strings.Contains(line, "KVM internal error") || strings.Contains(line, "kvm run failed") || strings.Contains(line, "failed to initialize kvm") {
+			cancel()
+		}
+	}
+	vm, err := Start(ctx, WithStderrLine(onStderr),
 		WithKernel(kernel), WithInitramfs(initramfs), WithAccel(AccelKVM), WithSMP(1), WithMemory(512),
 		WithAppend(append...), WithAppend(probe), WithTimeout(20*time.Second))
 	if err != nil {
@@ -35,7 +44,7 @@ func ProbeKVM(ctx context.Context, kernel, initramfs string, append []string) (a
 	if reason == "" && len(res.ConsoleTail) > 0 {
 		reason = res.ConsoleTail[len(res.ConsoleTail)-1]
 	}
-	if res.TimedOut {
+	if res.TimedOut && ctx.Err() == nil {
 		reason = "timed out; " + reason
 	}
 	reason, _, _ = strings.Cut(reason, "\n")

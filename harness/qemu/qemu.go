@@ -41,6 +41,8 @@ type Config struct {
 	OnEvent func(vmevent.Event)
 	// Console, when set, receives the raw console bytes.
 	Console io.Writer
+	// OnStderr receives every line QEMU itself prints.
+	OnStderr func(line string)
 }
 
 // Option configures a boot; options apply in order.
@@ -112,6 +114,11 @@ func WithConsoleWriter(w io.Writer) Option {
 // WithEvents registers the guest event callback.
 func WithEvents(f func(vmevent.Event)) Option {
 	return func(c *Config) error { c.OnEvent = f; return nil }
+}
+
+// WithStderrLine registers a callback for QEMU's own stderr lines.
+func WithStderrLine(f func(string)) Option {
+	return func(c *Config) error { c.OnStderr = f; return nil }
 }
 
 // WithExtraArgs appends raw QEMU arguments.
@@ -227,7 +234,7 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}
 	vm := &VM{cfg: cfg, cmd: cmd, dir: dir, ln: ln, exited: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr}
+	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr, onLine: cfg.OnStderr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	vm.res.Repro = shellQuote(append([]string{cfg.Binary}, args...))
 	vm.start = time.Now()
@@ -372,14 +379,32 @@ func (vm *VM) Wait() *Result {
 }
 
 type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+	mu     *sync.Mutex
+	w      io.Writer
+	onLine func(string)
+	part   string
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	n, err := l.w.Write(p)
+	var lines []string
+	if l.onLine != nil {
+		l.part += string(p)
+		for {
+			i := strings.IndexByte(l.part, '\n')
+			if i < 0 {
+				break
+			}
+			lines = append(lines, l.part[:i])
+			l.part = l.part[i+1:]
+		}
+	}
+	l.mu.Unlock()
+	for _, s := range lines {
+		l.onLine(s)
+	}
+	return n, err
 }
 
 func shellQuote(args []string) string {
