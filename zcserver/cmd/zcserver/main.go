@@ -1,0 +1,143 @@
+// Command zcserver mounts zcsuite's FUSE server for a developer poking a
+// kernel by hand, and serves until SIGINT or SIGTERM.
+//
+//	zcserver -mount /tmp/mnt [-mode devfuse] [-depth 8] [-backing DIR]
+//	         [-max-write 131072] [-zc-prefix zc] [-readers 4]
+//
+// It prints the INIT exchange when mounted and the counters when stopped.
+// Exit codes: 0 stopped cleanly by a signal (or -h); 1 runtime failure
+// (mount, serving, unmount); 2 bad command line; 3 mode not implemented yet.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zcsuite/zcsuite/zcserver"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNotBuilt = 3
+)
+
+// usageError marks a bad command line; printed says the flag package
+// already reported it.
+type usageError struct {
+	error
+	printed bool
+}
+
+func main() {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	var ue usageError
+	code := exitFailure
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		os.Exit(exitOK)
+	case errors.As(err, &ue):
+		code = exitUsage
+		if ue.printed {
+			os.Exit(code)
+		}
+	case errors.Is(err, zcserver.ErrModeNotImplemented):
+		code = exitNotBuilt
+	}
+	fmt.Fprintln(os.Stderr, "zcserver:", strings.TrimPrefix(err.Error(), "zcserver: "))
+	os.Exit(code)
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("zcserver", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	mnt := fl.String("mount", "/tmp/mnt", "mount point (created if missing)")
+	mode := fl.String("mode", "devfuse", "transport: devfuse, ring-per-entry, ring-pool, ring-pool-registered, ring-zero-copy")
+	depth := fl.Int("depth", zcserver.DefaultQueueDepth, "ring entries per queue (ring modes)")
+	readers := fl.Int("readers", zcserver.DefaultReaders, "/dev/fuse reader goroutines")
+	backing := fl.String("backing", "", "directory for file data (default: one memfd per file)")
+	maxWrite := fl.Uint("max-write", zcserver.DefaultMaxWrite, "init_out.max_write in bytes")
+	zcPrefix := fl.String("zc-prefix", "", "opt files whose path starts with this into FOPEN_IO_URING_ZERO_COPY")
+	startTimeout := fl.Duration("start-timeout", 30*time.Second, "how long to wait for FUSE_INIT")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err, true}
+	}
+	if fl.NArg() != 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fl.Args()), false}
+	}
+	m, err := zcserver.ParseMode(*mode)
+	if err != nil {
+		return usageError{err, false}
+	}
+	if *maxWrite > 1<<31 {
+		return usageError{fmt.Errorf("-max-write %d too large", *maxWrite), false}
+	}
+	cfg := zcserver.Config{
+		MountPoint: *mnt,
+		Mode:       m,
+		QueueDepth: *depth,
+		Readers:    *readers,
+		MaxWrite:   uint32(*maxWrite),
+		BackingDir: *backing,
+	}
+	if *zcPrefix != "" {
+		cfg.ZeroCopyFiles = zcserver.NamePrefix(*zcPrefix)
+	}
+	if err := os.MkdirAll(*mnt, 0o755); err != nil {
+		return err
+	}
+
+	sigs, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigs, *startTimeout)
+	defer cancel()
+	srv, err := zcserver.Start(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, zcserver.ErrInvalidConfig) {
+			return usageError{err, false}
+		}
+		return err
+	}
+	info := srv.Init()
+	fmt.Fprintf(stdout, "zcserver: mounted %s mode=%s conn=%d\n", srv.MountPoint(), srv.Mode(), srv.ConnID())
+	fmt.Fprintf(stdout, "zcserver: INIT %s\n", info.String())
+
+	var served error
+	select {
+	case <-sigs.Done():
+	case <-srv.Done():
+		served = fmt.Errorf("connection ended: %v", srv.Err())
+	}
+	closeErr := srv.Close()
+	for drained := false; !drained; {
+		select {
+		case f := <-srv.Faults():
+			fmt.Fprintln(stderr, "zcserver:", f)
+		default:
+			drained = true
+		}
+	}
+	c := srv.Counters()
+	fmt.Fprintf(stdout, "zcserver: %d requests, %d errors, %d faults, copied read/write %d/%d bytes, zero-copy read/write %d/%d bytes\n",
+		c.Total(), c.Errors, c.Faults, c.CopiedReadBytes, c.CopiedWriteBytes, c.ZeroCopyReadBytes, c.ZeroCopyWriteBytes)
+	for op := range fuseabi.OpcodeSlots {
+		if n := c.Requests[op]; n > 0 {
+			fmt.Fprintf(stdout, "zcserver:   %-24s %d\n", fuseabi.Opcode(op), n)
+		}
+	}
+	return errors.Join(served, closeErr)
+}

@@ -1,0 +1,173 @@
+package zcserver
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zcsuite/zcsuite/zcserver/protocol"
+)
+
+// Mode selects the transport between the kernel and the server.
+type Mode int
+
+// Transport modes. Only ModeDevFuse is implemented in this milestone; the
+// ring modes are declared so that configurations and flags can name them,
+// and Start refuses them with ErrModeNotImplemented.
+const (
+	// ModeDevFuse serves every request by read(2)/write(2) on /dev/fuse.
+	ModeDevFuse Mode = iota
+	// ModeRingPerEntry: io_uring queues, each entry with its own payload
+	// buffer (REGISTER iov[1], ABI doc §3.3).
+	ModeRingPerEntry
+	// ModeRingPool: io_uring queues sharing a buffer pool per queue
+	// (ADD_BUFPOOL without IORING_URING_CMD_FIXED, ABI doc §3.2).
+	ModeRingPool
+	// ModeRingPoolRegistered: as ModeRingPool, with the pool registered as
+	// an io_uring fixed buffer (ADD_BUFPOOL with IORING_URING_CMD_FIXED).
+	ModeRingPoolRegistered
+	// ModeRingZeroCopy: zero-copy queues (ADD_QUEUE with
+	// FUSE_URING_ZERO_COPY, ABI doc §4): READ/WRITE of opted-in files move
+	// with READ_FIXED/WRITE_FIXED. Needs CAP_SYS_ADMIN.
+	ModeRingZeroCopy
+)
+
+var modeNames = []string{"devfuse", "ring-per-entry", "ring-pool", "ring-pool-registered", "ring-zero-copy"}
+
+// String returns the mode's flag spelling.
+func (m Mode) String() string {
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Ring reports whether m uses a FUSE io_uring ring.
+func (m Mode) Ring() bool { return m >= ModeRingPerEntry && int(m) < len(modeNames) }
+
+// ParseMode parses a mode's String spelling.
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if n == s {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown mode %q (want one of %s)", s, strings.Join(modeNames, ", "))
+}
+
+// Errors returned by Start and Close.
+var (
+	// ErrModeNotImplemented: the configured mode is declared but not built
+	// yet (the ring modes, until the next milestone).
+	ErrModeNotImplemented = errors.New("transport mode not implemented yet")
+	// ErrInvalidConfig wraps every configuration error.
+	ErrInvalidConfig = errors.New("invalid zcserver config")
+	// ErrStuck: the connection did not end after unmount and abort.
+	ErrStuck = errors.New("fuse connection did not end")
+)
+
+// Defaults applied by Start to zero fields.
+const (
+	DefaultQueueDepth   = 8
+	DefaultReaders      = 4
+	DefaultMaxWrite     = protocol.DefaultMaxWrite
+	DefaultCacheTimeout = time.Second
+)
+
+// FaultKnobs will hold named, documented fault injections for the ring
+// transport (each off by default, each proven by a spec): a wrong
+// zero-copy buffer index at REGISTER, a bad payload_sz at commit, an abort
+// while a request is held in userspace. It is empty in this milestone.
+type FaultKnobs struct{}
+
+// Config configures Start. Zero fields take the documented defaults.
+type Config struct {
+	// MountPoint is the absolute path of an existing directory to mount on.
+	MountPoint string
+	// Mode is the transport; only ModeDevFuse is accepted for now.
+	Mode Mode
+	// QueueDepth is the number of ring entries per queue (per possible
+	// CPU) in ring modes; 0 means DefaultQueueDepth. Ignored by
+	// ModeDevFuse.
+	QueueDepth int
+	// Readers is the number of goroutines reading /dev/fuse (each blocks
+	// an OS thread in read(2)); 0 means DefaultReaders. Ring modes keep
+	// these for FORGET and INTERRUPT (ABI doc §1.2).
+	Readers int
+	// MaxWrite is init_out.max_write; 0 means DefaultMaxWrite (128 KiB).
+	// It must be in [4096, 1 MiB]. It also sets max_pages and max_read,
+	// and hence max_payload_sz (ABI doc §1.2).
+	MaxWrite uint32
+	// BackingDir, when set, holds the files' data (one O_TMPFILE file per
+	// regular file, e.g. on a tmpfs). Empty means one memfd per file.
+	BackingDir string
+	// ZeroCopyFiles opts files into FOPEN_IO_URING_ZERO_COPY by their
+	// path relative to the mount root; nil opts none in. The flag only
+	// matters on zero-copy ring queues; the kernel ignores it otherwise
+	// (ABI doc §4.2).
+	ZeroCopyFiles func(path string) bool
+	// DirectIOFiles sets FOPEN_DIRECT_IO for matching files (no page
+	// cache: every read(2)/write(2) becomes a FUSE request).
+	DirectIOFiles func(path string) bool
+	// CacheTimeout is the kernel's entry and attribute cache lifetime; 0
+	// means DefaultCacheTimeout, a negative value disables caching.
+	CacheTimeout time.Duration
+	// Faults are fault injections; see FaultKnobs.
+	Faults FaultKnobs
+	// RingInit, with ModeDevFuse, still asks for FUSE_OVER_IO_URING in the
+	// INIT reply (when the kernel offers it) but sets up no ring: the
+	// caller drives the ring commands itself on DevFD, e.g. to provoke
+	// errors step by step. Until the caller's ring is ready the kernel
+	// blocks new requests (ABI doc §1.2); /dev/fuse keeps being served.
+	RingInit bool
+}
+
+// NamePrefix returns a path predicate for ZeroCopyFiles/DirectIOFiles that
+// matches paths starting with prefix.
+func NamePrefix(prefix string) func(string) bool {
+	return func(p string) bool { return strings.HasPrefix(p, prefix) }
+}
+
+// withDefaults validates c and fills defaults.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c.MountPoint == "" || !filepath.IsAbs(c.MountPoint) {
+		return bad("mount point %q is not an absolute path", c.MountPoint)
+	}
+	c.MountPoint = filepath.Clean(c.MountPoint)
+	if c.Mode < 0 || int(c.Mode) >= len(modeNames) {
+		return bad("unknown mode %d", int(c.Mode))
+	}
+	if c.QueueDepth == 0 {
+		c.QueueDepth = DefaultQueueDepth
+	}
+	if c.QueueDepth < 1 || c.QueueDepth > 4096 {
+		return bad("queue depth %d outside [1, 4096]", c.QueueDepth)
+	}
+	if c.Readers == 0 {
+		c.Readers = DefaultReaders
+	}
+	if c.Readers < 1 || c.Readers > 64 {
+		return bad("readers %d outside [1, 64]", c.Readers)
+	}
+	if c.MaxWrite == 0 {
+		c.MaxWrite = DefaultMaxWrite
+	}
+	if c.MaxWrite < 4096 || c.MaxWrite > protocol.MaxMaxWrite {
+		return bad("max write %d outside [4096, %d]", c.MaxWrite, protocol.MaxMaxWrite)
+	}
+	if c.BackingDir != "" && !filepath.IsAbs(c.BackingDir) {
+		return bad("backing dir %q is not an absolute path", c.BackingDir)
+	}
+	switch {
+	case c.CacheTimeout == 0:
+		c.CacheTimeout = DefaultCacheTimeout
+	case c.CacheTimeout < 0:
+		c.CacheTimeout = 0
+	}
+	return c, nil
+}

@@ -1,0 +1,400 @@
+package zcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+	"github.com/zcsuite/zcsuite/zcserver/memfs"
+	"github.com/zcsuite/zcsuite/zcserver/protocol"
+)
+
+// Type aliases so callers need not import the protocol package for the
+// common result types.
+type (
+	// InitInfo is the recorded INIT exchange.
+	InitInfo = protocol.InitInfo
+	// Fault is a server fault event.
+	Fault = protocol.Fault
+)
+
+// FusectlDir is where fusectl is expected (ABI doc §8).
+const FusectlDir = "/sys/fs/fuse/connections"
+
+// Close timing: how long Close lets the connection end by itself after
+// the lazy unmount before aborting it, and how long it then waits.
+const (
+	closeGrace      = 2 * time.Second
+	closeAbortGrace = 10 * time.Second
+)
+
+// faultBuffer is the capacity of the Faults channel.
+const faultBuffer = 256
+
+// Server is a mounted, serving zcserver. Methods are safe for concurrent
+// use.
+type Server struct {
+	cfg    Config
+	fs     *memfs.FS
+	h      *protocol.Handler
+	fd     int
+	connID uint32
+
+	queues        []*queueCounters
+	faults        chan Fault
+	faultsDropped atomic.Uint64
+
+	initReplied chan struct{} // closed once INIT was answered
+	initOnce    sync.Once
+	initErr     error         // set before initReplied closes when INIT failed
+	done        chan struct{} // closed when every reader has returned
+	errOnce     sync.Once
+	err         error // first fatal transport error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start mounts a fresh filesystem on cfg.MountPoint and serves it. It
+// returns once the kernel's FUSE_INIT was answered, so Init is valid; ctx
+// bounds only that start-up (cancelling it later has no effect — use
+// Close). On error nothing stays mounted.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Mode != ModeDevFuse {
+		return nil, fmt.Errorf("zcserver: mode %s: %w (this build serves %s only)", cfg.Mode, ErrModeNotImplemented, ModeDevFuse)
+	}
+	fs, err := memfs.New(memfs.Options{BackingDir: cfg.BackingDir})
+	if err != nil {
+		return nil, fmt.Errorf("zcserver: %w", err)
+	}
+	s := &Server{
+		cfg:         cfg,
+		fs:          fs,
+		fd:          -1,
+		faults:      make(chan Fault, faultBuffer),
+		initReplied: make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	s.h, err = protocol.New(fs, protocol.Config{
+		MaxWrite:     cfg.MaxWrite,
+		Ring:         cfg.Mode.Ring() || cfg.RingInit,
+		EntryTimeout: cfg.CacheTimeout,
+		AttrTimeout:  cfg.CacheTimeout,
+		OpenPolicy:   cfg.openPolicy(),
+		OnFault:      s.onFault,
+	})
+	if err != nil {
+		fs.Close()
+		return nil, fmt.Errorf("zcserver: %w", err)
+	}
+	if err := s.mount(); err != nil {
+		fs.Close()
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	for i := range cfg.Readers {
+		q := &queueCounters{transport: TransportDevFuse, queue: i}
+		s.queues = append(s.queues, q)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.readLoop(q)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(s.done)
+	}()
+
+	select {
+	case <-s.initReplied:
+		if s.initErr != nil {
+			s.Close()
+			return nil, fmt.Errorf("zcserver: %w", s.initErr)
+		}
+	case <-s.done:
+		err := s.Err()
+		s.Close()
+		return nil, fmt.Errorf("zcserver: connection ended before INIT completed: %w", err)
+	case <-ctx.Done():
+		s.Close()
+		return nil, fmt.Errorf("zcserver: waiting for FUSE_INIT: %w", ctx.Err())
+	}
+	if _, ok := s.h.Init(); !ok {
+		s.Close()
+		return nil, errors.New("zcserver: INIT replied but not recorded")
+	}
+	id, err := connID(cfg.MountPoint)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.connID = id
+	return s, nil
+}
+
+// DevFD is the /dev/fuse descriptor of the connection (for FUSE io_uring
+// commands). It stays owned by the Server.
+func (s *Server) DevFD() int { return s.fd }
+
+// Handler is the protocol layer serving this connection, for callers that
+// drive a ring themselves (Config.RingInit).
+func (s *Server) Handler() *protocol.Handler { return s.h }
+
+// openPolicy turns the path predicates into a protocol.OpenPolicy.
+func (c *Config) openPolicy() protocol.OpenPolicy {
+	zc, dio := c.ZeroCopyFiles, c.DirectIOFiles
+	if zc == nil && dio == nil {
+		return nil
+	}
+	return func(o protocol.OpenInfo) uint32 {
+		var f uint32
+		if zc != nil && zc(o.Path) {
+			f |= fuseabi.FOPEN_IO_URING_ZERO_COPY
+		}
+		if dio != nil && dio(o.Path) {
+			f |= fuseabi.FOPEN_DIRECT_IO
+		}
+		return f
+	}
+}
+
+// mount opens /dev/fuse (blocking, outside Go's poller) and mounts it.
+func (s *Server) mount() error {
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("zcserver: open /dev/fuse: %w", err)
+	}
+	opts := fmt.Sprintf("fd=%d,rootmode=40000,user_id=%d,group_id=%d,allow_other,max_read=%d",
+		fd, os.Geteuid(), os.Getegid(), s.h.PayloadSize())
+	if err := unix.Mount("zcserver", s.cfg.MountPoint, "fuse.zcserver", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("zcserver: mount fuse.zcserver on %s (%s): %w", s.cfg.MountPoint, opts, err)
+	}
+	s.fd = fd
+	return nil
+}
+
+// connID returns the fusectl connection number of the FUSE mount at mnt:
+// the kernel's dev_t of the superblock. statx with AT_STATX_DONT_SYNC
+// reads the cached root inode, so no FUSE request is sent (ABI doc §8).
+func connID(mnt string) (uint32, error) {
+	var stx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, mnt, unix.AT_STATX_DONT_SYNC|unix.AT_SYMLINK_NOFOLLOW, 0, &stx)
+	if err != nil {
+		return 0, fmt.Errorf("zcserver: statx %s: %w", mnt, err)
+	}
+	// The kernel names the directory after its internal dev_t encoding,
+	// major<<20 | minor; FUSE superblocks are anonymous, major 0.
+	return stx.Dev_major<<20 | stx.Dev_minor, nil
+}
+
+func (s *Server) onFault(f Fault) {
+	select {
+	case s.faults <- f:
+	default:
+		s.faultsDropped.Add(1)
+	}
+}
+
+func (s *Server) fatal(err error) {
+	s.errOnce.Do(func() { s.err = err })
+}
+
+// readLoop serves /dev/fuse with blocking reads until the connection ends.
+func (s *Server) readLoop(q *queueCounters) {
+	buf := make([]byte, s.h.DevReadSize())
+	// The reply is written in one write(2): header then out-arguments.
+	reply := make([]byte, fuseabi.SizeofOutHeader+s.h.PayloadSize())
+	out := reply[fuseabi.SizeofOutHeader:]
+	for {
+		n, err := unix.Read(s.fd, buf)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue
+		case errors.Is(err, unix.ENOENT):
+			continue // the request was interrupted before we got it
+		case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ECONNABORTED):
+			return // unmounted or aborted
+		default:
+			err = fmt.Errorf("read /dev/fuse: %w", err)
+			s.fatal(err)
+			s.h.Fault(Fault{Kind: protocol.FaultTransport, Queue: q.queue, Err: err})
+			return
+		}
+		q.requests.Add(1)
+		req, err := protocol.SplitDev(buf[:n])
+		if err != nil {
+			s.h.Fault(Fault{Kind: protocol.FaultShortRequest, Queue: q.queue, Err: err})
+			continue
+		}
+		req.Queue = q.queue
+		rep := s.h.Serve(&req, out)
+		if rep.NoReply {
+			continue
+		}
+		rep.PutOutHeader(reply)
+		if !s.write(q, &rep, reply[:fuseabi.SizeofOutHeader+rep.N]) {
+			return
+		}
+		if rep.Opcode == fuseabi.FUSE_INIT {
+			s.initOnce.Do(func() {
+				if rep.Status != protocol.OK {
+					s.initErr = fmt.Errorf("FUSE_INIT refused with %s (see Faults)", rep.Status)
+				}
+				close(s.initReplied)
+			})
+		}
+	}
+}
+
+// write sends one reply; it reports false when the connection is gone.
+func (s *Server) write(q *queueCounters, rep *protocol.Reply, b []byte) bool {
+	for {
+		_, err := unix.Write(s.fd, b)
+		switch {
+		case err == nil:
+			q.replies.Add(1)
+			return true
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOENT):
+			q.staleReplies.Add(1)
+			return true
+		case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ECONNABORTED):
+			return false
+		default:
+			q.replyErrors.Add(1)
+			s.h.Fault(Fault{
+				Kind: protocol.FaultTransport, Opcode: rep.Opcode, Unique: rep.Unique, Queue: q.queue,
+				Err: fmt.Errorf("reply to %s (%d bytes, status %s): %w", rep.Opcode, len(b), rep.Status, err),
+			})
+			return true
+		}
+	}
+}
+
+// Init returns the INIT exchange: what the kernel offered and what we
+// replied. It is valid once Start returned.
+func (s *Server) Init() InitInfo {
+	info, _ := s.h.Init()
+	return info
+}
+
+// ConnID returns the fusectl connection number
+// (/sys/fs/fuse/connections/<ConnID>).
+func (s *Server) ConnID() uint32 { return s.connID }
+
+// MountPoint returns the mounted path.
+func (s *Server) MountPoint() string { return s.cfg.MountPoint }
+
+// Mode returns the transport mode.
+func (s *Server) Mode() Mode { return s.cfg.Mode }
+
+// FS returns the served tree, for tests that check node accounting.
+func (s *Server) FS() *memfs.FS { return s.fs }
+
+// Faults returns the channel of fault events. It is never closed; events
+// that find it full are counted in Counters.FaultsDropped.
+func (s *Server) Faults() <-chan Fault { return s.faults }
+
+// Done is closed when the server stopped serving (after Close, or when the
+// connection ended on its own).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err returns the first fatal transport error, or nil.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+	default:
+		return nil
+	}
+	return s.err
+}
+
+// Counters returns a snapshot of the counters.
+func (s *Server) Counters() Counters {
+	c := Counters{Counters: s.h.Counters(), FaultsDropped: s.faultsDropped.Load()}
+	for _, q := range s.queues {
+		c.Queues = append(c.Queues, q.snapshot())
+	}
+	return c
+}
+
+// Abort aborts the FUSE connection through fusectl: every pending and
+// future request fails, and the server stops. Close uses it when the
+// connection outlives the unmount.
+func (s *Server) Abort() error {
+	p := FusectlDir + "/" + strconv.FormatUint(uint64(s.connID), 10) + "/abort"
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("zcserver: abort connection %d: %s missing (connection gone, or fusectl not mounted): %w", s.connID, p, err)
+		}
+		return fmt.Errorf("zcserver: abort connection %d: %w", s.connID, err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("1")); err != nil {
+		return fmt.Errorf("zcserver: abort connection %d: write %s: %w", s.connID, p, err)
+	}
+	return nil
+}
+
+// Close unmounts (MNT_DETACH) and stops serving. If the connection does
+// not end by itself shortly (a client still holds files open, or a request
+// is stuck), Close aborts it through fusectl. It returns ErrStuck, wrapped,
+// if even that does not end it. Close is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.shutdown() })
+	return s.closeErr
+}
+
+func (s *Server) shutdown() error {
+	var errs []error
+	if err := unix.Unmount(s.cfg.MountPoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		errs = append(errs, fmt.Errorf("zcserver: unmount %s: %w", s.cfg.MountPoint, err))
+	}
+	if !s.wait(closeGrace) {
+		if s.connID == 0 {
+			errs = append(errs, errors.New("zcserver: connection still up after unmount and its fusectl ID is unknown"))
+		} else if err := s.Abort(); err != nil {
+			errs = append(errs, err)
+		}
+		if !s.wait(closeAbortGrace) {
+			// Readers may still use the fd: leave it and the tree open.
+			return errors.Join(append(errs, fmt.Errorf("zcserver: close %s: %w", s.cfg.MountPoint, ErrStuck))...)
+		}
+	}
+	if err := unix.Close(s.fd); err != nil {
+		errs = append(errs, fmt.Errorf("zcserver: close /dev/fuse: %w", err))
+	}
+	if err := s.fs.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// wait waits up to d for the readers to return.
+func (s *Server) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
