@@ -44,7 +44,7 @@ type Binary struct {
 var DefaultBinaries = []Binary{
 	{Package: "./vmimage/cmd/zcinit", Name: "zcinit"},
 	{Package: "./suites/guest", Test: true, Name: "guest.test"},
-	// TMP {Package: "./zcserver/cmd/zcserver", Name: "zcserver"},
+	{Package: "./zcserver/cmd/zcserver", Name: "zcserver"},
 }
 
 type config struct {

@@ -186,42 +186,35 @@ func versionGreater(a, b string) bool {
 	return exec.Command("dpkg", "--compare-versions", a, "gt", b).Run() == nil
 }
 
-// FetchDebian resolves spec by package name and unpacks the newest
-// matching linux-binary and linux-base packages under cacheDir.
-func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
-	version, flavour, err := ParseDebianSpec(spec)
-	if err != nil {
-		return nil, err
-	}
+// openApt checks that the apt and dpkg tools are installed, takes the
+// private apt directory's lock and refreshes its package lists. The caller
+// must call the returned unlock.
+func openApt(ctx context.Context, cacheDir string, logf func(string, ...any)) (*Apt, func(), error) {
 	for _, tool := range []string{"apt-get", "apt-cache", "dpkg-deb", "dpkg"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%w: %s is not installed (Debian kernels need apt and dpkg)", ErrFetch, tool)
+			return nil, nil, fmt.Errorf("%w: %s is not installed (Debian packages need apt and dpkg)", ErrFetch, tool)
 		}
 	}
 	a := &Apt{Dir: filepath.Join(cacheDir, "apt"), Logf: logf}
 	unlock, err := a.lock()
 	if err != nil {
-		return nil, fmt.Errorf("%w: lock %s: %v", ErrFetch, a.Dir, err)
+		return nil, nil, fmt.Errorf("%w: lock %s: %v", ErrFetch, a.Dir, err)
 	}
-	defer unlock()
 	if err := a.prepare(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		unlock()
+		return nil, nil, fmt.Errorf("%w: %v", ErrFetch, err)
 	}
-	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-	}
-	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
+	return a, unlock, nil
+}
+
+// newest returns the newest version of any of the named packages (the zero
+// pkgInfo when the lists know none of them).
+func (a *Apt) newest(ctx context.Context, names ...string) (pkgInfo, error) {
 	var best pkgInfo
-	var candidates []string
-	for _, n := range strings.Fields(string(names)) {
-		if !nameRE.MatchString(n) {
-			continue
-		}
-		candidates = append(candidates, n)
+	for _, n := range names {
 		infos, err := a.show(ctx, n)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+			return pkgInfo{}, fmt.Errorf("%w: %v", ErrFetch, err)
 		}
 		for _, in := range infos {
 			if best.Name == "" || versionGreater(in.Version, best.Version) {
@@ -229,7 +222,63 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 			}
 		}
 	}
+	return best, nil
+}
+
+// download fetches the named packages at version into a.Dir/debs and
+// returns the .deb paths in the order of names.
+func (a *Apt) download(ctx context.Context, version string, names ...string) ([]string, error) {
+	debDir := filepath.Join(a.Dir, "debs")
+	var args []string
+	for _, n := range names {
+		args = append(args, n+"="+version)
+	}
+	if _, err := a.run(ctx, debDir, "apt-get", append([]string{"download"}, args...)...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	paths := make([]string, len(names))
+	for i, p := range names {
+		debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*.deb"))
+		for _, d := range debs {
+			if strings.Contains(filepath.Base(d), "_"+debEscape(version)+"_") {
+				paths[i] = d
+			}
+		}
+		if paths[i] == "" {
+			return nil, fmt.Errorf("%w: downloaded %s not found in %s", ErrFetch, p, debDir)
+		}
+	}
+	return paths, nil
+}
+
+// FetchDebian resolves spec by package name and unpacks the newest
+// matching linux-binary and linux-base packages under cacheDir.
+func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
+	version, flavour, err := ParseDebianSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	a, unlock, err := openApt(ctx, cacheDir, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
+	var candidates []string
+	for _, n := range strings.Fields(string(names)) {
+		if nameRE.MatchString(n) {
+			candidates = append(candidates, n)
+		}
+	}
 	sort.Strings(candidates)
+	best, err := a.newest(ctx, candidates...)
+	if err != nil {
+		return nil, err
+	}
 	if best.Name == "" {
 		return nil, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 in Debian experimental or sid)", ErrUnknownDebian, spec, version, flavour)
 	}
@@ -242,25 +291,15 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 		if err := os.MkdirAll(root, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
 		}
-		debDir := filepath.Join(a.Dir, "debs")
-		if _, err := a.run(ctx, debDir, "apt-get", "download", best.Name+"="+best.Version, base+"="+best.Version); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		debs, err := a.download(ctx, best.Version, best.Name, base)
+		if err != nil {
+			return nil, err
 		}
-		for _, p := range []string{best.Name, base} {
-			debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*.deb"))
-			deb := ""
-			for _, d := range debs {
-				if strings.Contains(filepath.Base(d), "_"+debEscape(best.Version)+"_") {
-					deb = d
-				}
-			}
-			if deb == "" {
-				return nil, fmt.Errorf("%w: downloaded %s not found in %s", ErrFetch, p, debDir)
-			}
+		for i, deb := range debs {
 			if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("%w: dpkg-deb -x %s: %v: %s", ErrFetch, deb, err, out)
 			}
-			if p == best.Name {
+			if i == 0 {
 				if sum, err := fileSHA256(deb); err == nil && best.SHA256 != "" && sum != best.SHA256 {
 					return nil, fmt.Errorf("%w: %s sha256 %s does not match the archive's %s", ErrFetch, deb, sum, best.SHA256)
 				}

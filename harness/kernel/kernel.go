@@ -36,6 +36,15 @@ type Kernel struct {
 	Suite     string `json:"suite,omitempty"`
 	// Banner is the version string embedded in the bzImage header.
 	Banner string `json:"banner,omitempty"`
+	// Tree is the kernel source tree a "tree" kernel was built from, and
+	// Fragments the config fragments it was configured with.
+	Tree      string   `json:"tree,omitempty"`
+	Fragments []string `json:"config_fragments,omitempty"`
+	// Commit and Subject name the tree's git HEAD when the tree is a git
+	// work tree; Dirty says tracked files differed from it.
+	Commit  string `json:"commit,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Dirty   bool   `json:"dirty,omitempty"`
 }
 
 // Errors a caller maps to exit codes: the first group is bad input (the

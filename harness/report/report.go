@@ -109,7 +109,7 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 			return fmt.Errorf("report: junit: %w", err)
 		}
 	}
-	return nil
+	return writeKTAP(dir, facts, runs)
 }
 
 func writeJSON(path string, v any) error {

@@ -50,6 +50,9 @@ type Config struct {
 	CheckConfig func(k *kernel.Kernel) (string, error)
 	// Find scans log lines for kernel splats.
 	Find verdict.SplatFinder
+	// KernelFunc, when set, supplies the kernel instead of Kernel (a kernel
+	// built from a tree; see WithKernelFunc in tree.go).
+	KernelFunc func(ctx context.Context, logf func(string, ...any)) (*kernel.Kernel, error)
 }
 
 // Option configures a run.
@@ -355,6 +358,7 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 		console []string
 		ginkgo  json.RawMessage
 		hello   time.Time
+		exited  time.Time
 	)
 	start := time.Now()
 	onEvent := func(e vmevent.Event) {
@@ -368,6 +372,8 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 			kmsg = append(kmsg, fmt.Sprintf("[%6d.%06d] %s", e.KmsgUsec/1e6, e.KmsgUsec%1e6, e.Text))
 		case vmevent.Hello:
 			hello = time.Now()
+		case vmevent.Exit:
+			exited = time.Now()
 		case vmevent.SpecEnd:
 			r.logf("  %-8s %s", strings.ToUpper(e.State), e.Spec)
 		case vmevent.Log:
@@ -394,6 +400,17 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
 	res := vm.Wait()
+	stopped := time.Now()
+	mu.Lock()
+	if !hello.IsZero() {
+		r.res.Facts.Phases = append(r.res.Facts.Phases, report.Phase{Name: "boot:" + name, Duration: hello.Sub(start), Note: "QEMU start to the guest init's hello"})
+		if !exited.IsZero() {
+			r.res.Facts.Phases = append(r.res.Facts.Phases,
+				report.Phase{Name: "suite:" + name, Duration: exited.Sub(hello), Note: "hello to the guest suite's exit"},
+				report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit"})
+		}
+	}
+	mu.Unlock()
 	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode}
 	if res.EventErr != nil {
@@ -475,6 +492,9 @@ func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, 
 }
 
 func resolveKernel(ctx context.Context, c *Config, logf func(string, ...any)) (*kernel.Kernel, error) {
+	if c.KernelFunc != nil {
+		return kernelFromFunc(ctx, c, logf)
+	}
 	if strings.HasPrefix(c.Kernel, "debian:") {
 		if c.KernelConfig != "" {
 			return nil, fmt.Errorf("%w: --kernel-config goes with a kernel path, not %s", ErrUsage, c.Kernel)
