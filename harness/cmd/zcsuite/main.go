@@ -10,6 +10,11 @@
 //	     debian: name
 //	125  the kernel could not be tested: fetch or build failure, missing
 //	     config option, boot failure, panic before the suite, infrastructure
+//	128  with -bisect only: a usage error or an interruption, which says
+//	     nothing about the commit and stops `git bisect run`
+//
+// With -bad-if only the bad outcomes matching the signature give 1; with
+// -repeat N any bad run gives 1 (see package series for the rules).
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"time"
 
 	"github.com/zcsuite/zcsuite/harness/runner"
+	"github.com/zcsuite/zcsuite/harness/series"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 )
 
@@ -47,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		noDestruct  = fs.Bool("no-destructive", false, "skip the destructive specs (each would boot its own VM)")
 		verbose     = fs.Bool("v", false, "copy the VM console to stdout")
 	)
+	dev := addDevFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -55,15 +62,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if bisectRequested(args) {
+			return series.ExitAbort
+		}
 		return verdict.ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zcsuite: unexpected argument %q (see -help)\n", fs.Arg(0))
+		if bisectRequested(args) {
+			return series.ExitAbort
+		}
 		return verdict.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := runner.Run(ctx,
+	opts := []runner.Option{
 		runner.WithKernel(*kernelArg),
 		runner.WithKernelConfig(*kernelCfg),
 		runner.WithReportDir(*reportDir),
@@ -79,7 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runner.WithSplatFinder(findSplats),
 		runner.WithConfigCheck(checkConfig),
 		runner.WithKnownIssues(knownIssues),
-	)
+	}
+	if dev.active() {
+		return dev.run(ctx, fs, opts, *reportDir, *cacheDir, stdout, stderr)
+	}
+	res, err := runner.Run(ctx, opts...)
 	switch {
 	case errors.Is(err, runner.ErrUsage):
 		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
