@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -263,24 +264,9 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 		return nil, err
 	}
 	defer unlock()
-	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-	}
-	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
-	var candidates []string
-	for _, n := range strings.Fields(string(names)) {
-		if nameRE.MatchString(n) {
-			candidates = append(candidates, n)
-		}
-	}
-	sort.Strings(candidates)
-	best, err := a.newest(ctx, candidates...)
+	best, err := a.resolve(ctx, spec, version, flavour)
 	if err != nil {
 		return nil, err
-	}
-	if best.Name == "" {
-		return nil, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 in Debian experimental or sid)", ErrUnknownDebian, spec, version, flavour)
 	}
 	base := "linux-base-" + strings.TrimPrefix(best.Name, "linux-binary-")
 	root := filepath.Join(cacheDir, "kernels", best.Name+"_"+sanitize(best.Version))
@@ -339,3 +325,43 @@ func sanitize(v string) string {
 // debEscape spells a version the way apt names downloaded files (an epoch
 // colon becomes %3a).
 func debEscape(v string) string { return strings.ReplaceAll(v, ":", "%3a") }
+
+// resolve finds the newest linux-binary package for version and flavour.
+// The answer is cached beside the package lists and reused while the lists
+// are unchanged, so a warm run asks apt nothing.
+func (a *Apt) resolve(ctx context.Context, spec, version, flavour string) (pkgInfo, error) {
+	stamp, _ := os.ReadFile(filepath.Join(a.Dir, "lists.stamp"))
+	cacheFile := filepath.Join(a.Dir, "resolved", sanitize(spec)+".json")
+	var cached struct {
+		Stamp string
+		Info  pkgInfo
+	}
+	if b, err := os.ReadFile(cacheFile); err == nil && json.Unmarshal(b, &cached) == nil && cached.Stamp == string(stamp) && cached.Info.Name != "" {
+		return cached.Info, nil
+	}
+	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
+	if err != nil {
+		return pkgInfo{}, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
+	var candidates []string
+	for _, n := range strings.Fields(string(names)) {
+		if nameRE.MatchString(n) {
+			candidates = append(candidates, n)
+		}
+	}
+	sort.Strings(candidates)
+	best, err := a.newest(ctx, candidates...)
+	if err != nil {
+		return pkgInfo{}, err
+	}
+	if best.Name == "" {
+		return pkgInfo{}, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 in Debian experimental or sid)", ErrUnknownDebian, spec, version, flavour)
+	}
+	cached.Stamp, cached.Info = string(stamp), best
+	if b, err := json.Marshal(cached); err == nil {
+		os.MkdirAll(filepath.Dir(cacheFile), 0o755)
+		os.WriteFile(cacheFile, b, 0o644)
+	}
+	return best, nil
+}
