@@ -52,6 +52,7 @@ type config struct {
 	cacheDir  string
 	binaries  []Binary
 	extra     []string
+	hostTools []string
 	log       func(string, ...any)
 }
 
@@ -76,6 +77,20 @@ func WithBinaries(b ...Binary) Option {
 // WithExtraFiles adds host files as "hostpath:archivepath" entries.
 func WithExtraFiles(f ...string) Option {
 	return func(c *config) error { c.extra = append(c.extra, f...); return nil }
+}
+
+// WithHostTools adds dynamically linked host programs (e.g. /usr/bin/fio)
+// under /bin with the shared libraries ldd finds for them.
+func WithHostTools(paths ...string) Option {
+	return func(c *config) error {
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("vmimage: host tool: %w", err)
+			}
+		}
+		c.hostTools = append(c.hostTools, paths...)
+		return nil
+	}
 }
 
 // WithLogf sends progress lines to f.
@@ -138,7 +153,11 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	files = append(files, c.extra...)
 	img.CompileTime = time.Since(t0)
 
-	hash, err := contentHash(files)
+	var tools []string
+	for _, t := range c.hostTools {
+		tools = append(tools, t+":bin/"+filepath.Base(t))
+	}
+	hash, err := contentHash(append(append([]string(nil), files...), tools...))
 	if err != nil {
 		return nil, err
 	}
@@ -160,13 +179,23 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	defer os.RemoveAll(tmpDir)
 	tmpOut := filepath.Join(tmpDir, "initramfs.cpio")
 	l := llog.New(slog.LevelWarn, func(format string, v ...any) { c.log("mkuimage: "+format, v...) })
-	err = uimage.Create(l,
+	mods := []uimage.Modifier{
 		uimage.WithFiles(files...),
 		uimage.WithInit(InitPath),
 		uimage.WithSkipLDD(),
 		uimage.WithTempDir(tmpDir),
 		uimage.WithCPIOOutput(tmpOut),
-	)
+	}
+	if len(tools) > 0 {
+		// Host programs need their libraries: pack them into a base
+		// archive with ldd on, then add our static binaries without it.
+		base := filepath.Join(tmpDir, "tools.cpio")
+		if err := uimage.Create(l, uimage.WithFiles(tools...), uimage.WithTempDir(tmpDir), uimage.WithCPIOOutput(base)); err != nil {
+			return nil, fmt.Errorf("vmimage: pack host tools: %w", err)
+		}
+		mods = append(mods, uimage.WithBaseFile(base))
+	}
+	err = uimage.Create(l, mods...)
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: pack initramfs: %w", err)
 	}

@@ -31,6 +31,9 @@ type VMRun struct {
 	BootToHello time.Duration `json:"boot_to_hello_ns"`
 	// Stderr is QEMU's own stderr.
 	Stderr string `json:"qemu_stderr,omitempty"`
+	// BootRetries lists earlier boots of this VM that died before the
+	// guest started (an emulation flake is retried once).
+	BootRetries []string `json:"boot_retries,omitempty"`
 }
 
 // Phase is one timed step.
