@@ -172,6 +172,7 @@ func NewConfig(opts ...Option) (*Config, error) {
 	c := &Config{
 		Kernel: "debian:7.3-cloud", CacheDir: DefaultCacheDir(), ReportDir: "results/latest",
 		Accel: "auto", SMP: 2, MemoryMB: 1024, Timeout: 8 * time.Minute, Destructive: true, Out: io.Discard,
+		Find: FindSplats, CheckConfig: CheckConfig, Known: KnownIssues,
 	}
 	if a := os.Getenv("ZCSUITE_ACCEL"); a != "" {
 		c.Accel = a
@@ -244,7 +245,7 @@ func (r *runState) run(ctx context.Context) error {
 		t0 = time.Now()
 		hash, err := c.CheckConfig(k)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUntestable, err)
+			return fmt.Errorf("%w: %s", ErrUntestable, oneLine(err.Error()))
 		}
 		r.res.Facts.ConfigHash = hash
 		r.phase("config", t0, k.ConfigSource)

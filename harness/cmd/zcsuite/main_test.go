@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zcsuite/zcsuite/harness/kernel"
+	"github.com/zcsuite/zcsuite/harness/runner"
+)
+
+// TestBadInput checks that every kind of bad input ends in one clear line
+// and its exit code, before anything boots.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notKernel := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notKernel, []byte("this is not a kernel\n"), 0o644)
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"-no-such-flag"}, 2, "flag provided but not defined"},
+		{"stray argument", []string{"extra"}, 2, "unexpected argument"},
+		{"missing kernel file", []string{"-kernel", filepath.Join(dir, "missing/bzImage")}, 2, "no such kernel file"},
+		{"not a kernel", []string{"-kernel", notKernel}, 2, "not a bootable x86 kernel image"},
+		{"bad debian spec", []string{"-kernel", "debian:cloud"}, 2, "bad kernel argument"},
+		{"unknown scheme", []string{"-kernel", "fedora:41"}, 2, "bad kernel argument"},
+		{"bad accelerator", []string{"-accel", "hvf"}, 2, "accelerator"},
+		{"bad focus", []string{"-focus", "("}, 2, "focus"},
+		{"config for a debian kernel", []string{"-kernel", "debian:7.3-cloud", "-kernel-config", notKernel}, 2, "--kernel-config goes with a kernel path"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append(c.args, "-cache-dir", dir, "-report-dir", filepath.Join(dir, "r")), &out, &errb)
+			if code != c.code {
+				t.Fatalf("exit code %d, want %d\nstderr: %s", code, c.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.want) {
+				t.Fatalf("stderr %q does not say %q", errb.String(), c.want)
+			}
+			if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); c.name != "unknown flag" && lines > 0 {
+				t.Fatalf("want one line, got:\n%s", errb.String())
+			}
+		})
+	}
+}
+
+// TestUnknownDebianKernel asks Debian's archive for a version that does
+// not exist: a usage error (2), not an untestable kernel.
+func TestUnknownDebianKernel(t *testing.T) {
+	if testing.Short() || os.Getenv("ZCSUITE_OFFLINE") != "" {
+		t.Skip("needs Debian's archive (-short or ZCSUITE_OFFLINE set)")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("apt-get not installed: cannot resolve Debian kernels")
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-kernel", "debian:6.99-cloud", "-cache-dir", runner.DefaultCacheDir(), "-report-dir", t.TempDir()}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "no such Debian kernel package") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestKernelWithoutFuseIOURing gives a real kernel image with a config that
+// lacks CONFIG_FUSE_IO_URING: the run must stop with 125 and name it.
+func TestKernelWithoutFuseIOURing(t *testing.T) {
+	if testing.Short() || os.Getenv("ZCSUITE_OFFLINE") != "" {
+		t.Skip("needs Debian's archive (-short or ZCSUITE_OFFLINE set)")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("apt-get not installed: cannot fetch a real kernel image")
+	}
+	k, err := kernel.FetchDebian(context.Background(), "debian:7.3-cloud", runner.DefaultCacheDir(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(k.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := strings.Replace(string(cfg), "CONFIG_FUSE_IO_URING=y", "# CONFIG_FUSE_IO_URING is not set", 1)
+	if stripped == string(cfg) {
+		t.Fatal("the Debian config has no CONFIG_FUSE_IO_URING=y line to remove")
+	}
+	p := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(p, []byte(stripped), 0o644)
+	var out, errb bytes.Buffer
+	code := run([]string{"-kernel", k.Image, "-kernel-config", p, "-report-dir", t.TempDir()}, &out, &errb)
+	if code != 125 {
+		t.Fatalf("exit code %d, want 125\nstderr: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "CONFIG_FUSE_IO_URING") || strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 {
+		t.Fatalf("want one line naming CONFIG_FUSE_IO_URING, got:\n%s", errb.String())
+	}
+}
