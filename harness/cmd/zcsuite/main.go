@@ -89,9 +89,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runner.WithDestructive(!*noDestruct),
 		runner.WithOutput(stdout),
 		runner.WithVerbose(*verbose),
-		runner.WithSplatFinder(findSplats),
-		runner.WithConfigCheck(checkConfig),
-		runner.WithKnownIssues(knownIssues),
 	}
 	if dev.active() {
 		return dev.run(ctx, fs, opts, *reportDir, *cacheDir, stdout, stderr)
