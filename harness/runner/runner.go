@@ -40,6 +40,9 @@ type Config struct {
 	Focus       string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
+	// Bench runs only the benchmark specs (label bench, with fio in the
+	// image) and writes bench.md and bench.png; normal runs exclude them.
+	Bench bool
 	// Out receives progress lines and the summary.
 	Out io.Writer
 	// Verbose copies the console to Out.
@@ -114,6 +117,9 @@ func WithFocus(f string) Option {
 
 // WithDestructive enables or disables the destructive specs.
 func WithDestructive(on bool) Option { return func(c *Config) error { c.Destructive = on; return nil } }
+
+// WithBench selects the benchmark run.
+func WithBench(on bool) Option { return func(c *Config) error { c.Bench = on; return nil } }
 
 // WithOutput sends progress and the summary to w.
 func WithOutput(w io.Writer) Option { return func(c *Config) error { c.Out = w; return nil } }
@@ -253,7 +259,11 @@ func (r *runState) run(ctx context.Context) error {
 
 	// 3. The initramfs.
 	t0 = time.Now()
-	img, err := vmimage.Build(ctx, vmimage.WithCacheDir(filepath.Join(c.CacheDir, "image")), vmimage.WithLogf(r.logf))
+	imgOpts := []vmimage.Option{vmimage.WithCacheDir(filepath.Join(c.CacheDir, "image")), vmimage.WithLogf(r.logf)}
+	if c.Bench {
+		imgOpts = append(imgOpts, vmimage.WithHostTools(FioPath))
+	}
+	img, err := vmimage.Build(ctx, imgOpts...)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
@@ -280,15 +290,19 @@ func (r *runState) run(ctx context.Context) error {
 
 	// 5. Which specs need their own VM.
 	var destructive []string
-	if c.Destructive {
-		destructive, err = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive), c.Focus)
+	if c.Destructive && !c.Bench {
+		destructive, err = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUntestable, err)
 		}
 	}
 
 	// 6. The main VM: every non-destructive spec.
-	mainArgs := []string{"--ginkgo.label-filter=" + andFilter(c.LabelFilter, "!"+labels.Destructive)}
+	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
+	if c.Bench {
+		mainFilter = andFilter(c.LabelFilter, labels.Bench)
+	}
+	mainArgs := []string{"--ginkgo.label-filter=" + mainFilter}
 	if c.Focus != "" {
 		mainArgs = append(mainArgs, "--ginkgo.focus="+c.Focus)
 	}
@@ -325,6 +339,17 @@ func (r *runState) finish() {
 	if r.c.ReportDir != "" {
 		if err := report.Write(r.c.ReportDir, r.res.Facts, r.res.Runs); err != nil {
 			r.logf("writing the report: %v", err)
+		}
+	}
+	if r.c.Bench && r.c.ReportDir != "" {
+		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel); err != nil {
+			r.logf("bench: %v", err)
+			if r.res.ExitCode == verdict.ExitGood {
+				r.res.ExitCode, r.res.Facts.ExitCode = verdict.ExitUntested, verdict.ExitUntested
+			}
+		} else {
+			b, _ := os.ReadFile(md)
+			fmt.Fprintf(r.c.Out, "\n%s\n", b)
 		}
 	}
 	r.phase("report", t0, r.c.ReportDir)
