@@ -13,14 +13,16 @@ import (
 // Mode selects the transport between the kernel and the server.
 type Mode int
 
-// Transport modes. Only ModeDevFuse is implemented in this milestone; the
-// ring modes are declared so that configurations and flags can name them,
-// and Start refuses them with ErrModeNotImplemented.
+// Transport modes. Each ring mode uses one io_uring ring per queue (qid =
+// possible CPU, ABI doc §1.2) and keeps serving /dev/fuse for FORGET,
+// INTERRUPT and requests queued before the ring was ready.
 const (
 	// ModeDevFuse serves every request by read(2)/write(2) on /dev/fuse.
 	ModeDevFuse Mode = iota
 	// ModeRingPerEntry: io_uring queues, each entry with its own payload
-	// buffer (REGISTER iov[1], ABI doc §3.3).
+	// buffer (REGISTER iov[1], ABI doc §3.3). Works on kernels before the
+	// 7.46 ABI too (Linux 7.2): ADD_QUEUE is only issued when INIT offers
+	// FUSE_HAS_IO_URING_BUFPOOL.
 	ModeRingPerEntry
 	// ModeRingPool: io_uring queues sharing a buffer pool per queue
 	// (ADD_BUFPOOL without IORING_URING_CMD_FIXED, ABI doc §3.2).
@@ -29,8 +31,10 @@ const (
 	// an io_uring fixed buffer (ADD_BUFPOOL with IORING_URING_CMD_FIXED).
 	ModeRingPoolRegistered
 	// ModeRingZeroCopy: zero-copy queues (ADD_QUEUE with
-	// FUSE_URING_ZERO_COPY, ABI doc §4): READ/WRITE of opted-in files move
-	// with READ_FIXED/WRITE_FIXED. Needs CAP_SYS_ADMIN.
+	// FUSE_URING_ZERO_COPY, ABI doc §4) with a buffer pool: READ/WRITE of
+	// opted-in files (Config.ZeroCopyFiles) move between the client's pages
+	// (the entry's slot) and the backing file with READ_FIXED/WRITE_FIXED.
+	// Needs CAP_SYS_ADMIN.
 	ModeRingZeroCopy
 )
 
@@ -59,9 +63,6 @@ func ParseMode(s string) (Mode, error) {
 
 // Errors returned by Start and Close.
 var (
-	// ErrModeNotImplemented: the configured mode is declared but not built
-	// yet (the ring modes, until the next milestone).
-	ErrModeNotImplemented = errors.New("transport mode not implemented yet")
 	// ErrInvalidConfig wraps every configuration error.
 	ErrInvalidConfig = errors.New("invalid zcserver config")
 	// ErrStuck: the connection did not end after unmount and abort.
@@ -76,22 +77,28 @@ const (
 	DefaultCacheTimeout = time.Second
 )
 
-// FaultKnobs will hold named, documented fault injections for the ring
-// transport (each off by default, each proven by a spec): a wrong
-// zero-copy buffer index at REGISTER, a bad payload_sz at commit, an abort
-// while a request is held in userspace. It is empty in this milestone.
-type FaultKnobs struct{}
-
 // Config configures Start. Zero fields take the documented defaults.
 type Config struct {
 	// MountPoint is the absolute path of an existing directory to mount on.
 	MountPoint string
-	// Mode is the transport; only ModeDevFuse is accepted for now.
+	// Mode is the transport.
 	Mode Mode
 	// QueueDepth is the number of ring entries per queue (per possible
 	// CPU) in ring modes; 0 means DefaultQueueDepth. Ignored by
 	// ModeDevFuse.
 	QueueDepth int
+	// PoolBuffers is the number of max_payload_sz buffers in each queue's
+	// pool (pool and zero-copy modes); 0 means QueueDepth. Fewer buffers
+	// than entries exercises pool exhaustion (ABI doc §4.b).
+	PoolBuffers int
+	// ManualRing, with a ring mode, negotiates FUSE_OVER_IO_URING but sets
+	// up nothing: the caller steps through the setup with Server.Ring
+	// (RingDriver.AddQueue, AddBufpool, Register, Setup, Serve). Until
+	// every queue has an entry the kernel blocks new requests.
+	ManualRing bool
+	// EntLogSize is the number of delivered requests Server.EntLog keeps;
+	// 0 means DefaultEntLogSize.
+	EntLogSize int
 	// Readers is the number of goroutines reading /dev/fuse (each blocks
 	// an OS thread in read(2)); 0 means DefaultReaders. Ring modes keep
 	// these for FORGET and INTERRUPT (ABI doc §1.2).
@@ -118,9 +125,10 @@ type Config struct {
 	Faults FaultKnobs
 	// RingInit, with ModeDevFuse, still asks for FUSE_OVER_IO_URING in the
 	// INIT reply (when the kernel offers it) but sets up no ring: the
-	// caller drives the ring commands itself on DevFD, e.g. to provoke
-	// errors step by step. Until the caller's ring is ready the kernel
-	// blocks new requests (ABI doc §1.2); /dev/fuse keeps being served.
+	// caller drives the ring commands itself, on DevFD or through
+	// Server.Ring (whose Setup is then unavailable: there is no ring
+	// mode). Until the caller's ring is ready the kernel blocks new
+	// requests (ABI doc §1.2); /dev/fuse keeps being served.
 	RingInit bool
 }
 
@@ -145,8 +153,26 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueDepth == 0 {
 		c.QueueDepth = DefaultQueueDepth
 	}
-	if c.QueueDepth < 1 || c.QueueDepth > 4096 {
-		return bad("queue depth %d outside [1, 4096]", c.QueueDepth)
+	if c.QueueDepth < 1 || c.QueueDepth > maxDepth {
+		return bad("queue depth %d outside [1, %d]", c.QueueDepth, maxDepth)
+	}
+	if c.PoolBuffers < 0 || c.PoolBuffers > 4096 {
+		return bad("pool buffers %d outside [0, 4096]", c.PoolBuffers)
+	}
+	if c.ManualRing && !c.Mode.Ring() {
+		return bad("ManualRing needs a ring mode, not %s", c.Mode)
+	}
+	if c.RingInit && c.Mode != ModeDevFuse {
+		return bad("RingInit goes with %s; use ManualRing with ring modes", ModeDevFuse)
+	}
+	if c.EntLogSize == 0 {
+		c.EntLogSize = DefaultEntLogSize
+	}
+	if c.EntLogSize < 1 || c.EntLogSize > 1<<20 {
+		return bad("ent log size %d outside [1, %d]", c.EntLogSize, 1<<20)
+	}
+	if err := c.Faults.validate(c.Mode); err != nil {
+		return bad("fault knobs: %v", err)
 	}
 	if c.Readers == 0 {
 		c.Readers = DefaultReaders

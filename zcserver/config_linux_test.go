@@ -1,7 +1,6 @@
 package zcserver
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -53,15 +52,6 @@ func TestConfigDefaults(t *testing.T) {
 	} {
 		if _, err := bad.withDefaults(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%+v: err %v", bad, err)
-		}
-	}
-}
-
-func TestRingModesRefused(t *testing.T) {
-	for _, m := range []Mode{ModeRingPerEntry, ModeRingPool, ModeRingPoolRegistered, ModeRingZeroCopy} {
-		_, err := Start(context.Background(), Config{MountPoint: "/nonexistent", Mode: m})
-		if !errors.Is(err, ErrModeNotImplemented) {
-			t.Errorf("%s: err %v", m, err)
 		}
 	}
 }

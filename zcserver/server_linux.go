@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/memfs"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
@@ -61,7 +62,30 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Ring transport.
+	nrQueues   int
+	driversMu  sync.Mutex
+	drivers    []*RingDriver // by qid; nil until created
+	ring       ringCounters
+	entLog     *entLog
+	setupMu    sync.Mutex
+	setupLog   []SetupStep
+	slotProbes chan SlotProbe
+
+	// Hold knob.
+	holdCounts []atomic.Int64
+	held       chan *HeldRequest
+	heldMu     sync.Mutex
+	heldList   []*HeldRequest
+	shutting   bool // under heldMu: Close started, holds release at once
 }
+
+// Buffer sizes of the spec-facing channels.
+const (
+	heldBuffer       = 64
+	slotProbesBuffer = 4096
+)
 
 // Start mounts a fresh filesystem on cfg.MountPoint and serves it. It
 // returns once the kernel's FUSE_INIT was answered, so Init is valid; ctx
@@ -71,9 +95,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Mode != ModeDevFuse {
-		return nil, fmt.Errorf("zcserver: mode %s: %w (this build serves %s only)", cfg.Mode, ErrModeNotImplemented, ModeDevFuse)
 	}
 	fs, err := memfs.New(memfs.Options{BackingDir: cfg.BackingDir})
 	if err != nil {
@@ -86,6 +107,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		faults:      make(chan Fault, faultBuffer),
 		initReplied: make(chan struct{}),
 		done:        make(chan struct{}),
+		entLog:      newEntLog(cfg.EntLogSize),
+		slotProbes:  make(chan SlotProbe, slotProbesBuffer),
+		held:        make(chan *HeldRequest, heldBuffer),
+		holdCounts:  make([]atomic.Int64, len(cfg.Faults.Hold)),
 	}
 	s.h, err = protocol.New(fs, protocol.Config{
 		MaxWrite:     cfg.MaxWrite,
@@ -142,7 +167,161 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.connID = id
+	if cfg.Mode.Ring() || cfg.RingInit {
+		if err := s.startRings(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// startRings checks that the kernel offers what the mode needs, then (in
+// automatic ring modes) creates one driver per queue, sets each up and
+// starts serving. Errors for a missing feature match
+// features.ErrNotSupported (a spec skips, or fails with
+// features.RequireOnRelease); a refused command matches ErrRingSetup and
+// the command's errno.
+func (s *Server) startRings() error {
+	info := s.Init()
+	if err := features.HaveIOURing(info); err != nil {
+		return fmt.Errorf("zcserver: mode %s: %w", s.cfg.Mode, err)
+	}
+	if !info.Ring {
+		return fmt.Errorf("zcserver: mode %s: INIT reply lacks FUSE_OVER_IO_URING (%s)", s.cfg.Mode, info.String())
+	}
+	if s.cfg.Mode != ModeDevFuse && s.cfg.Mode != ModeRingPerEntry {
+		if err := features.HaveBufPool(info); err != nil {
+			return fmt.Errorf("zcserver: mode %s: %w", s.cfg.Mode, err)
+		}
+	}
+	n, err := PossibleCPUs()
+	if err != nil {
+		return err
+	}
+	s.nrQueues = n
+	s.drivers = make([]*RingDriver, n)
+	if s.cfg.ManualRing || s.cfg.RingInit {
+		return nil
+	}
+	for qid := range n {
+		d, err := s.Ring(qid)
+		if err != nil {
+			return err
+		}
+		if err := d.Setup(); err != nil {
+			return fmt.Errorf("%w: queue %d (mode %s): %w", ErrRingSetup, qid, s.cfg.Mode, err)
+		}
+	}
+	for _, d := range s.drivers {
+		if err := d.Serve(); err != nil {
+			return fmt.Errorf("%w: serve queue %d: %w", ErrRingSetup, d.qid, err)
+		}
+	}
+	return nil
+}
+
+// Queues returns the number of FUSE io_uring queues of the connection
+// (possible CPUs; 0 in ModeDevFuse without RingInit).
+func (s *Server) Queues() int { return s.nrQueues }
+
+// Ring returns the ring driver of queue qid. In automatic ring modes it is
+// the driver Start set up and that serves the queue; with ManualRing or
+// RingInit the driver is created (ring and locked thread, nothing issued)
+// on the first call for qid. See RingDriver.
+func (s *Server) Ring(qid int) (*RingDriver, error) {
+	s.driversMu.Lock()
+	defer s.driversMu.Unlock()
+	if qid < 0 || qid >= len(s.drivers) {
+		return nil, fmt.Errorf("zcserver: no ring for qid %d (%d queues, mode %s)", qid, len(s.drivers), s.cfg.Mode)
+	}
+	if d := s.drivers[qid]; d != nil {
+		return d, nil
+	}
+	if s.closing() {
+		return nil, ErrRingClosed
+	}
+	d, err := newRingDriver(s, qid)
+	if err != nil {
+		return nil, err
+	}
+	s.drivers[qid] = d
+	return d, nil
+}
+
+func (s *Server) closing() bool {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	return s.shutting
+}
+
+// EntLog returns the kept EntRecords with Seq > since, oldest first: what
+// the kernel wrote into ring entries for each delivered request.
+func (s *Server) EntLog(since uint64) []EntRecord { return s.entLog.snapshot(since) }
+
+// SetupLog returns every FUSE io_uring command issued so far by the
+// automatic setup and by RingDriver step methods, with its result.
+func (s *Server) SetupLog() []SetupStep {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	return append([]SetupStep(nil), s.setupLog...)
+}
+
+// SlotProbes returns the channel of FaultKnobs.ProbeSlotAfterCommit
+// results. It is never closed; results that find it full are dropped (the
+// counters still count them).
+func (s *Server) SlotProbes() <-chan SlotProbe { return s.slotProbes }
+
+// Held returns the channel on which requests kept by FaultKnobs.Hold are
+// announced. It is never closed.
+func (s *Server) Held() <-chan *HeldRequest { return s.held }
+
+// holdMatch counts op against the hold rules and reports whether this
+// request is one to hold.
+func (s *Server) holdMatch(op fuseabi.Opcode) bool {
+	hold := false
+	for i, r := range s.cfg.Faults.Hold {
+		if r.Opcode != op {
+			continue
+		}
+		n := s.holdCounts[i].Add(1)
+		if n == int64(max(r.N, 1)) {
+			hold = true
+		}
+	}
+	return hold
+}
+
+// announceHeld registers h for Close and publishes it; if Close already
+// started, h is released at once.
+func (s *Server) announceHeld(h *HeldRequest) {
+	s.ring.held.Add(1)
+	s.heldMu.Lock()
+	if s.shutting {
+		s.heldMu.Unlock()
+		h.Release()
+		return
+	}
+	s.heldList = append(s.heldList, h)
+	s.heldMu.Unlock()
+	select {
+	case s.held <- h:
+	default:
+		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: h.Opcode, Unique: h.Unique, Queue: h.Queue,
+			Err: errors.New("Held channel full: a held request is announced to nobody")})
+	}
+}
+
+// releaseAllHeld marks the server closing and releases every held request.
+func (s *Server) releaseAllHeld() {
+	s.heldMu.Lock()
+	s.shutting = true
+	list := s.heldList
+	s.heldList = nil
+	s.heldMu.Unlock()
+	for _, h := range list {
+		h.Release()
+	}
 }
 
 // DevFD is the /dev/fuse descriptor of the connection (for FUSE io_uring
@@ -242,7 +421,15 @@ func (s *Server) readLoop(q *queueCounters) {
 			continue
 		}
 		req.Queue = q.queue
-		rep := s.h.Serve(&req, out)
+		if s.holdMatch(req.Header.Opcode) {
+			s.holdDev(q, &req)
+		}
+		var rep protocol.Reply
+		if raw, ok := s.cfg.Faults.ReplyError[req.Header.Opcode]; ok {
+			rep = protocol.Reply{Unique: req.Header.Unique, Opcode: req.Header.Opcode, Status: protocol.Status(-raw)}
+		} else {
+			rep = s.h.Serve(&req, out)
+		}
 		if rep.NoReply {
 			continue
 		}
@@ -259,6 +446,19 @@ func (s *Server) readLoop(q *queueCounters) {
 			})
 		}
 	}
+}
+
+// holdDev blocks a /dev/fuse reader on a held request until it is
+// released.
+func (s *Server) holdDev(q *queueCounters, req *protocol.Request) {
+	released := make(chan struct{})
+	h := &HeldRequest{
+		Transport: TransportDevFuse, Queue: q.queue, Entry: -1,
+		Opcode: req.Header.Opcode, Unique: req.Header.Unique, NodeID: req.Header.NodeID,
+		release: func() { close(released) },
+	}
+	s.announceHeld(h)
+	<-released
 }
 
 // write sends one reply; it reports false when the connection is gone.
@@ -327,11 +527,27 @@ func (s *Server) Err() error {
 
 // Counters returns a snapshot of the counters.
 func (s *Server) Counters() Counters {
-	c := Counters{Counters: s.h.Counters(), FaultsDropped: s.faultsDropped.Load()}
+	c := Counters{Counters: s.h.Counters(), Ring: s.ring.snapshot(), FaultsDropped: s.faultsDropped.Load()}
 	for _, q := range s.queues {
 		c.Queues = append(c.Queues, q.snapshot())
 	}
+	for _, d := range s.ringDrivers() {
+		c.Queues = append(c.Queues, d.q.snapshot())
+	}
 	return c
+}
+
+// ringDrivers returns the drivers created so far.
+func (s *Server) ringDrivers() []*RingDriver {
+	s.driversMu.Lock()
+	defer s.driversMu.Unlock()
+	var out []*RingDriver
+	for _, d := range s.drivers {
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Abort aborts the FUSE connection through fusectl: every pending and
@@ -364,6 +580,7 @@ func (s *Server) Close() error {
 
 func (s *Server) shutdown() error {
 	var errs []error
+	s.releaseAllHeld() // also stops Ring from creating drivers
 	if err := unix.Unmount(s.cfg.MountPoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 		errs = append(errs, fmt.Errorf("zcserver: unmount %s: %w", s.cfg.MountPoint, err))
 	}
@@ -374,9 +591,17 @@ func (s *Server) shutdown() error {
 			errs = append(errs, err)
 		}
 		if !s.wait(closeAbortGrace) {
-			// Readers may still use the fd: leave it and the tree open.
+			// Readers and rings may still use the fd and the buffers:
+			// stop the rings but leave their memory, the fd and the tree.
+			for _, d := range s.ringDrivers() {
+				d.shutdown(false)
+			}
 			return errors.Join(append(errs, fmt.Errorf("zcserver: close %s: %w", s.cfg.MountPoint, ErrStuck))...)
 		}
+	}
+	// The connection ended: the kernel no longer writes into ring buffers.
+	for _, d := range s.ringDrivers() {
+		d.shutdown(true)
 	}
 	if err := unix.Close(s.fd); err != nil {
 		errs = append(errs, fmt.Errorf("zcserver: close /dev/fuse: %w", err))

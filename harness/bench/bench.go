@@ -7,11 +7,16 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 // ReportEntry is the Ginkgo report entry name that carries one Sample as
 // JSON.
-const ReportEntry = "zcsuite-bench-sample"
+const ReportEntry = vmevent.BenchEntry
+
+// Sample is one fio job run against one mode (the guest's wire type).
+type Sample = vmevent.BenchSample
 
 // Modes in the order tables list them; Copy is the baseline of the ratios.
 const (
@@ -19,22 +24,6 @@ const (
 	ModePool     = "pool"
 	ModeZeroCopy = "zero-copy"
 )
-
-// Sample is one fio job run against one mode.
-type Sample struct {
-	Mode  string  `json:"mode"`
-	Job   string  `json:"job"` // e.g. "randread-direct"
-	Round int     `json:"round"`
-	MBps  float64 `json:"mbps"`
-	// ServerCPUSec is the server's user+system CPU time during the job.
-	ServerCPUSec float64 `json:"server_cpu_sec"`
-	// Requests is the number of READ/WRITE requests the server handled.
-	Requests uint64 `json:"requests"`
-	// CopiedBytes are READ/WRITE payload bytes copied through the
-	// server's memory; ZeroCopyBytes moved through zero-copy slots.
-	CopiedBytes   uint64 `json:"copied_bytes"`
-	ZeroCopyBytes uint64 `json:"zero_copy_bytes"`
-}
 
 // Published are the seed patch's ratios (zero copy / copy, bs=1M, fio
 // sync engine, 2 jobs) from its commit message.

@@ -1,12 +1,30 @@
 // Command zcserver mounts zcsuite's FUSE server for a developer poking a
 // kernel by hand, and serves until SIGINT or SIGTERM.
 //
-//	zcserver -mount /tmp/mnt [-mode devfuse] [-depth 8] [-backing DIR]
-//	         [-max-write 131072] [-zc-prefix zc] [-readers 4]
+//	zcserver -mount /tmp/mnt [-mode devfuse] [-depth 8] [-pool-bufs 0]
+//	         [-backing DIR] [-max-write 131072] [-zc-prefix zc] [-readers 4]
 //
-// It prints the INIT exchange when mounted and the counters when stopped.
-// Exit codes: 0 stopped cleanly by a signal (or -h); 1 runtime failure
-// (mount, serving, unmount); 2 bad command line; 3 mode not implemented yet.
+// -mode picks the transport:
+//
+//	devfuse               read(2)/write(2) on /dev/fuse only
+//	ring-per-entry        FUSE io_uring, one payload buffer per entry (also
+//	                      on kernels before 7.3)
+//	ring-pool             FUSE io_uring with a buffer pool per queue
+//	ring-pool-registered  the pool registered as an io_uring fixed buffer
+//	ring-zero-copy        zero-copy queues with a pool; files whose path
+//	                      starts with -zc-prefix are opted in, and their
+//	                      READ/WRITE data moves with READ_FIXED/WRITE_FIXED
+//
+// Ring modes need fuse.enable_uring=1 (set before the mount); every mode
+// but ring-per-entry needs the Linux 7.3 (FUSE 7.46) buffer-pool ABI, and
+// ring-zero-copy needs CAP_SYS_ADMIN. -depth is the number of entries per
+// queue (one queue per possible CPU), -pool-bufs the buffers per queue pool
+// (0: -depth).
+//
+// It prints the INIT exchange and the ring setup when mounted, and the
+// counters when stopped. Exit codes: 0 stopped cleanly by a signal (or -h);
+// 1 runtime failure (mount, ring setup, serving, unmount); 2 bad command
+// line; 3 the kernel lacks what the mode needs (the message names it).
 package main
 
 import (
@@ -22,15 +40,16 @@ import (
 	"time"
 
 	"github.com/zcsuite/zcsuite/zcserver"
+	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 )
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitNotBuilt = 3
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitNoFeature = 3
 )
 
 // usageError marks a bad command line; printed says the flag package
@@ -41,6 +60,7 @@ type usageError struct {
 }
 
 func main() {
+	zcserver.RunForeignChild()
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	var ue usageError
 	code := exitFailure
@@ -52,8 +72,8 @@ func main() {
 		if ue.printed {
 			os.Exit(code)
 		}
-	case errors.Is(err, zcserver.ErrModeNotImplemented):
-		code = exitNotBuilt
+	case errors.Is(err, features.ErrNotSupported):
+		code = exitNoFeature
 	}
 	fmt.Fprintln(os.Stderr, "zcserver:", strings.TrimPrefix(err.Error(), "zcserver: "))
 	os.Exit(code)
@@ -65,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mnt := fl.String("mount", "/tmp/mnt", "mount point (created if missing)")
 	mode := fl.String("mode", "devfuse", "transport: devfuse, ring-per-entry, ring-pool, ring-pool-registered, ring-zero-copy")
 	depth := fl.Int("depth", zcserver.DefaultQueueDepth, "ring entries per queue (ring modes)")
+	poolBufs := fl.Int("pool-bufs", 0, "buffers per queue pool (pool and zero-copy modes; 0: -depth)")
 	readers := fl.Int("readers", zcserver.DefaultReaders, "/dev/fuse reader goroutines")
 	backing := fl.String("backing", "", "directory for file data (default: one memfd per file)")
 	maxWrite := fl.Uint("max-write", zcserver.DefaultMaxWrite, "init_out.max_write in bytes")
@@ -87,12 +108,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("-max-write %d too large", *maxWrite), false}
 	}
 	cfg := zcserver.Config{
-		MountPoint: *mnt,
-		Mode:       m,
-		QueueDepth: *depth,
-		Readers:    *readers,
-		MaxWrite:   uint32(*maxWrite),
-		BackingDir: *backing,
+		MountPoint:  *mnt,
+		Mode:        m,
+		QueueDepth:  *depth,
+		PoolBuffers: *poolBufs,
+		Readers:     *readers,
+		MaxWrite:    uint32(*maxWrite),
+		BackingDir:  *backing,
 	}
 	if *zcPrefix != "" {
 		cfg.ZeroCopyFiles = zcserver.NamePrefix(*zcPrefix)
@@ -115,6 +137,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	info := srv.Init()
 	fmt.Fprintf(stdout, "zcserver: mounted %s mode=%s conn=%d\n", srv.MountPoint(), srv.Mode(), srv.ConnID())
 	fmt.Fprintf(stdout, "zcserver: INIT %s\n", info.String())
+	for _, st := range srv.SetupLog() {
+		fmt.Fprintf(stdout, "zcserver: setup %s\n", st)
+	}
 
 	var served error
 	select {
@@ -136,8 +161,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		c.Total(), c.Errors, c.Faults, c.CopiedReadBytes, c.CopiedWriteBytes, c.ZeroCopyReadBytes, c.ZeroCopyWriteBytes)
 	for op := range fuseabi.OpcodeSlots {
 		if n := c.Requests[op]; n > 0 {
-			fmt.Fprintf(stdout, "zcserver:   %-24s %d\n", fuseabi.Opcode(op), n)
+			fmt.Fprintf(stdout, "zcserver:   %-24s %d (zero-copied %d)\n", fuseabi.Opcode(op), n, c.Ring.ZeroCopyRequests[op])
 		}
+	}
+	for _, q := range c.Queues {
+		fmt.Fprintf(stdout, "zcserver:   %s queue %d: %d requests, %d replies, %d zero-copied\n", q.Transport, q.Queue, q.Requests, q.Replies, q.ZeroCopyRequests)
 	}
 	return errors.Join(served, closeErr)
 }
