@@ -38,6 +38,8 @@ type Config struct {
 	Timeout     time.Duration
 	LabelFilter string
 	Focus       string
+	// ABI is the guest specs' ABI profile (see WithABI).
+	ABI string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
 	// Bench runs only the benchmark specs (label bench, with fio in the
@@ -177,7 +179,7 @@ func DefaultCacheDir() string {
 func NewConfig(opts ...Option) (*Config, error) {
 	c := &Config{
 		Kernel: "debian:7.3-cloud", CacheDir: DefaultCacheDir(), ReportDir: "results/latest",
-		Accel: "auto", SMP: 2, MemoryMB: 1024, Timeout: 8 * time.Minute, Destructive: true, Out: io.Discard,
+		Accel: "auto", ABI: vmevent.ABIAuto, SMP: 2, MemoryMB: 1024, Timeout: 8 * time.Minute, Destructive: true, Out: io.Discard,
 		Find: FindSplats, CheckConfig: CheckConfig, Known: KnownIssues,
 	}
 	if a := os.Getenv("ZCSUITE_ACCEL"); a != "" {
@@ -209,6 +211,7 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 	}
 	r := &runState{c: c, res: &Result{}}
 	r.res.Facts.Started = time.Now().UTC().Format(time.RFC3339)
+	r.res.Facts.ABI = c.ABI
 	err = r.run(ctx)
 	if err != nil && !errors.Is(err, ErrUsage) {
 		r.res.ExitCode = verdict.ExitUntested
@@ -317,7 +320,9 @@ func (r *runState) run(ctx context.Context) error {
 	}
 	// 7. One VM per destructive spec.
 	for _, name := range destructive {
-		args := []string{"--ginkgo.focus=^" + regexp.QuoteMeta(name) + "$", "--ginkgo.label-filter=" + labels.Destructive}
+		// Ginkgo matches focus against the suite description and the
+		// spec's full text.
+		args := []string{"--ginkgo.focus=^" + regexp.QuoteMeta(labels.SuiteDescription+" "+name) + "$", "--ginkgo.label-filter=" + labels.Destructive}
 		vr, err := r.boot(ctx, name, k, img, accel, args, known)
 		if err != nil {
 			return err
@@ -329,6 +334,7 @@ func (r *runState) run(ctx context.Context) error {
 }
 
 func (r *runState) finish() {
+	r.res.Facts.ABI = abiFact(r.c.ABI, r.res.Runs)
 	var runs []*verdict.Run
 	for i := range r.res.Runs {
 		runs = append(runs, r.res.Runs[i].Verdict)
@@ -390,7 +396,7 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 
 func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation) (*report.VMRun, error) {
 	c := r.c
-	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec)
+	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
 	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(c.Timeout / time.Second), HungTaskSec: 20}
 	word, err := gc.Cmdline()
 	if err != nil {

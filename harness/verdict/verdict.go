@@ -262,7 +262,7 @@ func Decide(in Input) *Run {
 		run.Outcome, run.Reason = Fail, fmt.Sprintf("the guest suite exited %d although every spec passed", in.End.GuestCode)
 	}
 	if run.Outcome == Pass && ran == 0 {
-		run.Outcome, run.Reason = Untested, "every spec was skipped"
+		run.Outcome, run.Reason = Skip, "every spec was skipped"
 	}
 	return run
 }
@@ -328,14 +328,20 @@ func firstNonEmpty(s ...string) string {
 
 // ExitCode maps a set of run verdicts to the process exit code.
 func ExitCode(runs ...*Run) int {
-	code := ExitGood
+	code, tested := ExitGood, false
 	for _, r := range runs {
 		switch {
 		case r.Outcome.Bad():
 			return ExitBad
 		case r.Outcome == Untested:
 			code = ExitUntested
+		case r.Outcome != Skip:
+			tested = true
 		}
+	}
+	if !tested {
+		// Nothing but skips: nothing about the kernel was learned.
+		return ExitUntested
 	}
 	return code
 }

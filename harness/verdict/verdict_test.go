@@ -68,7 +68,7 @@ func TestDecide(t *testing.T) {
 		{"declared splat does not", Input{Events: events(start(1, "a"), []vmevent.Event{kmsg("WARNING: CPU: 0 PID: 1 at x")}, end(1, "passed", "WARNING:")), End: done}, "PASS", Pass, 0},
 		{"splat outside specs fails the run", Input{Events: events([]vmevent.Event{kmsg("BUG: at boot")}, start(1, "a"), end(1, "passed")), End: done}, "PASS", Fail, 1},
 		{"skip with reason", Input{Events: events(start(1, "a"), end(1, "skipped"), start(2, "b"), end(2, "passed")), End: done}, "SKIP,PASS", Pass, 0},
-		{"all skipped is untested", Input{Events: events(start(1, "a"), end(1, "skipped")), End: done}, "SKIP", Untested, 125},
+		{"all skipped tests nothing", Input{Events: events(start(1, "a"), end(1, "skipped")), End: done}, "SKIP", Skip, 125},
 		{"panic mid spec", Input{Events: events(start(1, "a"), end(1, "passed"), start(2, "b")), Console: []string{"Kernel panic - not syncing: Fatal exception"}, End: VMEnd{QEMUExit: 0}}, "PASS,PANIC", Fail, 1},
 		{"hang mid spec", Input{Events: events(start(1, "a")), End: VMEnd{TimedOut: true}}, "HANG", Fail, 1},
 		{"guest deadline", Input{Events: events(start(1, "a")), End: VMEnd{SawDone: true, GuestCode: 124}}, "HANG", Fail, 1},
@@ -96,8 +96,9 @@ func TestDecide(t *testing.T) {
 }
 
 func TestExitCodeCombines(t *testing.T) {
-	good, bad, untested := &Run{Outcome: Pass}, &Run{Outcome: Fail}, &Run{Outcome: Untested}
-	if ExitCode(good, untested) != ExitUntested || ExitCode(untested, bad) != ExitBad || ExitCode(good, good) != ExitGood {
+	good, bad, untested, skipped := &Run{Outcome: Pass}, &Run{Outcome: Fail}, &Run{Outcome: Untested}, &Run{Outcome: Skip}
+	if ExitCode(good, untested) != ExitUntested || ExitCode(untested, bad) != ExitBad || ExitCode(good, good) != ExitGood ||
+		ExitCode(good, skipped) != ExitGood || ExitCode(skipped) != ExitUntested {
 		t.Fatal("exit code combination is wrong")
 	}
 }

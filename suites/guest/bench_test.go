@@ -103,8 +103,12 @@ var _ = Describe("benchmark: zcserver modes under fio", Label(labels.Bench, labe
 // fioResult is the part of fio's JSON output we read.
 type fioResult struct {
 	Jobs []struct {
-		Read  struct{ BwBytes float64 `json:"bw_bytes"` } `json:"read"`
-		Write struct{ BwBytes float64 `json:"bw_bytes"` } `json:"write"`
+		Read struct {
+			BwBytes float64 `json:"bw_bytes"`
+		} `json:"read"`
+		Write struct {
+			BwBytes float64 `json:"bw_bytes"`
+		} `json:"write"`
 	} `json:"jobs"`
 }
 

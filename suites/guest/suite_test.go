@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
+	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -23,7 +24,7 @@ var (
 
 func TestGuest(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "zcsuite guest")
+	RunSpecs(t, labels.SuiteDescription)
 }
 
 // ReportEntryExpectedSplat is the report entry name by which a spec declares

@@ -30,5 +30,9 @@ const (
 	Slow        = "slow"
 )
 
+// SuiteDescription is the guest suite's RunSpecs description. Ginkgo
+// matches focus regexps against it followed by the spec's full text.
+const SuiteDescription = "zcsuite guest"
+
 // Families lists the edge-case families the reports count.
 var Families = []string{CapGate, QueueDepth, MixedFlags, HeaderOffset, PayloadSz, Unregister}

@@ -1,0 +1,404 @@
+package ringtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/uring"
+)
+
+// ErrNotHeld: the entry holds no delivered request.
+var ErrNotHeld = errors.New("ringtest: entry holds no request")
+
+// Pool is one queue's buffer pool (ADD_BUFPOOL, ABI doc §3.2): Mem split
+// into buffers of BufSize (= max_payload_sz) bytes. With Fixed the pool is
+// a registered pool whose io_uring slot is Slot.
+type Pool struct {
+	Qid     uint16
+	Mem     []byte
+	BufSize uint32
+	Fixed   bool
+	Slot    uint16
+}
+
+// Buf returns the pool buffer at byte offset off (as reported in
+// ring_ent_in_out.offset), or nil if it is outside the pool.
+func (p *Pool) Buf(off uint32) []byte {
+	if p == nil || uint64(off)+uint64(p.BufSize) > uint64(len(p.Mem)) {
+		return nil
+	}
+	return p.Mem[off : off+p.BufSize]
+}
+
+// AddBufpool issues ADD_BUFPOOL for p and, when the kernel accepts it,
+// makes p the pool of its queue for later deliveries.
+func (t *Thread) AddBufpool(p *Pool) error {
+	// The base address even of a zero-length pool (ABI doc §7 H1: a NULL
+	// uaddr crashes 7.3; only a nil Mem gives 0).
+	uaddr := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p.Mem))))
+	req := linux73.AddBufpool(p.Qid, uaddr, uint32(len(p.Mem)))
+	if err := t.Exec(Cmd{Op: linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, Req: req, Fixed: p.Fixed, BufIndex: p.Slot}); err != nil {
+		return err
+	}
+	if t.pools == nil {
+		t.pools = map[uint16]*Pool{}
+	}
+	t.pools[p.Qid] = p
+	return nil
+}
+
+// Pool returns the pool the kernel accepted for qid, or nil.
+func (t *Thread) Pool(qid uint16) *Pool { return t.pools[qid] }
+
+type entState int
+
+const (
+	stateNew     entState = iota
+	stateWaiting          // the kernel holds its REGISTER or COMMIT SQE
+	stateHeld             // a delivered request waits for our COMMIT
+	stateGone             // its SQE completed with an error
+)
+
+// Entry is one ring entry: a header buffer (REGISTER iov[0]), in per-entry
+// mode a payload buffer (iov[1]), and its zero-copy slot. After Next
+// returns it, In and Ent describe the delivered request.
+type Entry struct {
+	Qid     uint16
+	Header  []byte // iov[0]; at least linux73.SizeofReqHeader for a valid entry
+	Payload []byte // iov[1] in per-entry mode; nil in pool mode ({NULL, 0})
+	ZCSlot  uint16 // ent_zero_copy_buf_index
+	// Fixed and BufIndex go into REGISTER and COMMIT (registered pools).
+	Fixed    bool
+	BufIndex uint16
+	// Iov, when set, replaces the iovec array built from Header and
+	// Payload; IovLen, when set, replaces sqe.len.
+	Iov    []unix.Iovec
+	IovLen *uint32
+
+	// The delivered request (valid after Next).
+	In  fuseabi.InHeader
+	Ent linux73.EntInOut
+
+	id    int
+	iov   []unix.Iovec
+	pool  *Pool
+	state entState
+}
+
+// Hdr returns the entry's header buffer as the kernel's struct.
+func (e *Entry) Hdr() *linux73.ReqHeader {
+	if len(e.Header) < linux73.SizeofReqHeader {
+		return nil
+	}
+	return (*linux73.ReqHeader)(unsafe.Pointer(&e.Header[0]))
+}
+
+// ZeroCopy reports FUSE_URING_ENT_ZERO_COPY in the delivered request.
+func (e *Entry) ZeroCopy() bool { return e.Ent.Flags&linux73.FUSE_URING_ENT_ZERO_COPY != 0 }
+
+// Opcode is the delivered request's opcode.
+func (e *Entry) Opcode() fuseabi.Opcode { return e.In.Opcode }
+
+// OpIn returns the op_in area of the header (the request's first
+// in-argument, e.g. fuse_write_in).
+func (e *Entry) OpIn() []byte { return e.Hdr().OpIn[:] }
+
+// PayloadBuf returns the buffer that carries this request's payload in and
+// its reply out: the entry's own payload buffer, or the queue's pool buffer
+// at the offset the kernel reported. It is nil if there is none.
+func (e *Entry) PayloadBuf() []byte {
+	if e.Payload != nil {
+		return e.Payload
+	}
+	return e.pool.Buf(e.Ent.Offset)
+}
+
+// Pool returns the pool of the entry's queue (nil in per-entry mode).
+func (e *Entry) Pool() *Pool { return e.pool }
+
+// Held reports whether the entry holds a delivered request.
+func (e *Entry) Held() bool { return e.state == stateHeld }
+
+// String names the entry and what it holds.
+func (e *Entry) String() string {
+	s := fmt.Sprintf("entry %d (qid %d", e.id, e.Qid)
+	if e.state == stateHeld {
+		s += fmt.Sprintf(", holds %s unique %d", e.In.Opcode, e.In.Unique)
+	}
+	return s + ")"
+}
+
+// Register submits REGISTER for e. It returns the kernel's error when the
+// command is refused at once, and nil when the kernel keeps it (the
+// entry then waits for a request; REGISTER has no CQE on success, ABI doc
+// §3.3).
+func (t *Thread) Register(e *Entry) error {
+	iov := e.Iov
+	if iov == nil {
+		iov = make([]unix.Iovec, 2)
+		if len(e.Header) > 0 {
+			iov[0].Base = &e.Header[0]
+			iov[0].SetLen(len(e.Header))
+		}
+		if len(e.Payload) > 0 {
+			iov[1].Base = &e.Payload[0]
+			iov[1].SetLen(len(e.Payload))
+		}
+	}
+	e.iov = iov
+	e.id = len(t.ents)
+	e.pool = t.pools[e.Qid]
+	t.ents = append(t.ents, e)
+	ud := uint64(entryTag | e.id)
+	c := Cmd{
+		Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(e.Qid, e.ZCSlot),
+		Fixed: e.Fixed, BufIndex: e.BufIndex, Iov: iov, IovLen: e.IovLen,
+	}
+	if err := t.prep(&c, ud); err != nil {
+		return err
+	}
+	if _, err := t.ring.Submit(); err != nil {
+		return fmt.Errorf("ringtest: submit REGISTER: %w", err)
+	}
+	runtime.KeepAlive(iov)
+	e.state = stateWaiting
+	t.reap()
+	if cqe, ok := t.take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
+		e.state = stateGone
+		return fmt.Errorf("REGISTER qid %d: %w", e.Qid, cqe.Err())
+	}
+	return nil
+}
+
+// Ready returns the entries whose request has been delivered but not yet
+// taken by Next (it does not wait).
+func (t *Thread) Ready() []*Entry {
+	t.reap()
+	var out []*Entry
+	for _, c := range t.stash {
+		if c.UserData&tagMask == entryTag && c.Res >= 0 {
+			out = append(out, t.ents[c.UserData&^entryTag])
+		}
+	}
+	return out
+}
+
+// Next waits for the next request delivered to any waiting entry and
+// returns that entry, which now holds it. Inside Serve it returns
+// ErrStopped once Serve's until channel is closed. A waiting SQE that ends with an
+// error (-ENOTCONN at teardown, ABI doc §5.1) is returned as the entry and
+// an error matching the errno.
+func (t *Thread) Next() (*Entry, error) {
+	cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData&tagMask == entryTag }, true)
+	if err != nil {
+		return nil, err
+	}
+	e := t.ents[cqe.UserData&^entryTag]
+	if err := cqe.Err(); err != nil {
+		e.state = stateGone
+		return e, fmt.Errorf("%v: %w", e, err)
+	}
+	e.state = stateHeld
+	h := e.Hdr()
+	if h == nil {
+		return e, fmt.Errorf("%v: delivered into a header buffer of %d bytes", e, len(e.Header))
+	}
+	e.In, _ = fuseabi.Load[fuseabi.InHeader](h.InOut[:])
+	e.Ent = h.Ent
+	return e, nil
+}
+
+// Answer computes the reply to e's request with h, as a zcserver ring
+// transport would: the payload is read from PayloadBuf (nothing for a
+// zero-copied WRITE), READ/WRITE data is copied through PayloadBuf or, for
+// a zero-copied request, moved with READ_FIXED/WRITE_FIXED on e.ZCSlot,
+// and the out-header and payload_sz are written into the entry's header.
+// It does not commit.
+func (t *Thread) Answer(e *Entry, h *protocol.Handler) (protocol.Reply, error) {
+	if e.state != stateHeld {
+		return protocol.Reply{}, fmt.Errorf("%v: %w", e, ErrNotHeld)
+	}
+	hdr := e.Hdr()
+	buf := e.PayloadBuf()
+	zc := e.ZeroCopy()
+	var payload []byte
+	if !(zc && e.In.Opcode == fuseabi.FUSE_WRITE) {
+		if int(e.Ent.PayloadSz) > len(buf) {
+			return protocol.Reply{}, fmt.Errorf("%v: payload_sz %d, payload buffer %d bytes", e, e.Ent.PayloadSz, len(buf))
+		}
+		payload = buf[:e.Ent.PayloadSz]
+	}
+	req, err := protocol.Decode(hdr.InOut[:], hdr.OpIn[:], payload)
+	if err != nil {
+		return protocol.Reply{}, fmt.Errorf("%v: %w", e, err)
+	}
+	req.ZeroCopy, req.Queue = zc, int(e.Qid)
+	rep := h.Dispatch(&req, buf)
+	if rep.Pending() {
+		d := rep.Data
+		var n int
+		var err error
+		switch {
+		case !zc:
+			n, err = d.Copy(buf)
+		case d.Len > 0:
+			n, err = t.Fixed(d.Kind == protocol.DataRead, d.Fd, 0, uint32(d.Len), uint64(d.Off), e.ZCSlot)
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return rep, err
+			}
+		}
+		rep = h.Finish(rep, n, err, zc, buf)
+	}
+	t.SetReply(e, rep.OutHeader(), uint32(rep.N))
+	return rep, nil
+}
+
+// SetReply writes a reply's out-header and payload_sz into e's header
+// buffer (the payload itself belongs in PayloadBuf or the zero-copy slot).
+func (t *Thread) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
+	h := e.Hdr()
+	fuseabi.Store(h.InOut[:], &oh)
+	h.Ent.PayloadSz = payloadSz
+}
+
+// CommitArgs are the fields of a COMMIT_AND_FETCH that a spec may get
+// wrong on purpose.
+type CommitArgs struct {
+	Qid      uint16
+	CommitID uint64
+	Fixed    bool
+	BufIndex uint16
+}
+
+// CommitArgs returns the correct COMMIT_AND_FETCH fields for e's request.
+func (e *Entry) CommitArgs() CommitArgs {
+	return CommitArgs{Qid: e.Qid, CommitID: e.Ent.CommitID, Fixed: e.Fixed, BufIndex: e.BufIndex}
+}
+
+// Probe prepares one SQE that CommitWith places right after the COMMIT,
+// in the same io_uring_enter.
+type Probe func(*Thread) (*uring.SQE, error)
+
+// FixedProbe is a Probe doing READ_FIXED (read) or WRITE_FIXED of n bytes
+// at offset 0 of slot against fd at file offset 0.
+func FixedProbe(read bool, fd int, n uint32, slot uint16) Probe {
+	return func(t *Thread) (*uring.SQE, error) { return t.FixedSQE(read, fd, 0, n, 0, slot) }
+}
+
+// Commit commits e's reply with the correct fields; see CommitWith.
+func (t *Thread) Commit(e *Entry, probes ...Probe) ([]uring.CQE, error) {
+	return t.CommitWith(e, e.CommitArgs(), probes...)
+}
+
+// CommitWith submits COMMIT_AND_FETCH for e with a, followed by the probes'
+// SQEs in the same io_uring_enter, and returns the probes' CQEs in order.
+// When the kernel refuses the COMMIT at once (ABI doc §3.4) the error
+// matches its errno and e still holds its request; otherwise e waits for
+// its next request.
+func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQE, error) {
+	if e.state != stateHeld {
+		return nil, fmt.Errorf("%v: %w", e, ErrNotHeld)
+	}
+	ud := uint64(entryTag | e.id)
+	c := Cmd{Op: linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, Req: linux73.CommitAndFetch(a.Qid, a.CommitID), Fixed: a.Fixed, BufIndex: a.BufIndex}
+	if err := t.prep(&c, ud); err != nil {
+		return nil, err
+	}
+	uds := make([]uint64, 0, len(probes))
+	for _, p := range probes {
+		sqe, err := p(t)
+		if err != nil {
+			return nil, err
+		}
+		uds = append(uds, sqe.UserData)
+	}
+	if _, err := t.ring.Submit(); err != nil {
+		return nil, fmt.Errorf("ringtest: submit COMMIT_AND_FETCH: %w", err)
+	}
+	e.state = stateWaiting
+	var commitErr error
+	t.reap()
+	if cqe, ok := t.take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
+		e.state = stateHeld
+		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, cqe.Err())
+	}
+	out := make([]uring.CQE, len(uds))
+	for i, u := range uds {
+		cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData == u }, false)
+		if err != nil {
+			return out, errors.Join(commitErr, err)
+		}
+		out[i] = cqe
+	}
+	return out, commitErr
+}
+
+// ServeUntil answers (Answer + Commit) every delivered request until stop
+// returns true for one; that entry is returned still holding its request.
+// A nil stop serves until the context ends or a waiting SQE fails.
+func (t *Thread) ServeUntil(h *protocol.Handler, stop func(*Entry) bool) (*Entry, error) {
+	for {
+		e, err := t.Next()
+		if err != nil {
+			return e, err
+		}
+		if stop != nil && stop(e) {
+			return e, nil
+		}
+		if _, err := t.Answer(e, h); err != nil {
+			return e, err
+		}
+		if _, err := t.Commit(e); err != nil {
+			return e, err
+		}
+	}
+}
+
+// Serve answers every request on the ring thread until until is closed
+// (then it returns nil, leaving no entry half answered) or ctx ends or
+// serving fails. Entries it stops at are left waiting, never held.
+func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan struct{}) error {
+	return r.ServeFunc(ctx, h, until, nil)
+}
+
+// ServeFunc is Serve calling seen for every request before answering it
+// (on the ring thread; seen must not block).
+func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Entry)) error {
+	r.stopNext.Store(false)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-until:
+			r.stopNext.Store(true)
+			r.wake()
+		case <-done:
+		}
+	}()
+	err := r.Do(ctx, func(t *Thread) error {
+		_, err := t.ServeUntil(h, func(e *Entry) bool {
+			if seen != nil {
+				seen(e)
+			}
+			return false
+		})
+		return err
+	})
+	if errors.Is(err, ErrStopped) {
+		return nil
+	}
+	return err
+}
