@@ -319,11 +319,12 @@ func (r *runState) run(ctx context.Context) error {
 		return nil
 	}
 	// 7. One VM per destructive spec.
-	for _, name := range destructive {
+	for i, name := range destructive {
+		r.logf("destructive spec %d/%d in its own VM: %s", i+1, len(destructive), name)
 		// Ginkgo matches focus against the suite description and the
 		// spec's full text.
 		args := []string{"--ginkgo.focus=^" + regexp.QuoteMeta(labels.SuiteDescription+" "+name) + "$", "--ginkgo.label-filter=" + labels.Destructive}
-		vr, err := r.boot(ctx, name, k, img, accel, args, known)
+		vr, err := r.boot(ctx, fmt.Sprintf("destructive-%d", i+1), k, img, accel, args, known)
 		if err != nil {
 			return err
 		}
