@@ -35,8 +35,8 @@ test)
 	go test -count=1 $(go list ./... | grep -v '/suites/host$')
 	go test -count=1 -timeout 80m -v ./suites/host -args -require-vm "$@" ;;
 bench)
-	shift; setup "$@"
-	exec go run ./harness/cmd/zcsuite -label-filter bench "$@" ;;
+	shift; setup "$@"; need fio
+	exec go run ./harness/cmd/zcsuite -bench "$@" ;;
 *)
 	setup "$@"
 	exec go run ./harness/cmd/zcsuite "$@" ;;
