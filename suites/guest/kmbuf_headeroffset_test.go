@@ -1,0 +1,209 @@
+package guest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
+	"github.com/zcsuite/zcsuite/zcserver/ringtest"
+)
+
+// kmSlotSize is sizeof(struct fuse_uring_req_header) (§2.5, §3.2), written
+// out rather than taken from the code under test.
+const kmSlotSize = 288
+
+// rawSlot reads, straight from a headers buffer, the fields the kernel
+// writes into header slot id: fuse_in_header.opcode (+4), .unique (+8)
+// and ring_ent_in_out.commit_id (+264) (§3.2).
+func rawSlot(hdrs []byte, id int) (opcode uint32, unique, commitID uint64) {
+	b := hdrs[id*kmSlotSize:]
+	return binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[264:])
+}
+
+// checkSlots checks every header slot of a queue: a slot whose entry got
+// a request holds a consistent header (commit_id = unique); every other
+// slot still holds poison.
+func checkSlots(hdrs []byte, depth int, used map[uint16]bool) {
+	GinkgoHelper()
+	for id := range depth {
+		slot := hdrs[id*kmSlotSize : (id+1)*kmSlotSize]
+		if !used[uint16(id)] {
+			Expect(allBytes(slot, poison)).To(BeTrue(), "§3.3: slot %d belongs to an entry that got no request", id)
+			continue
+		}
+		op, unique, commit := rawSlot(hdrs, id)
+		Expect(op).NotTo(BeZero(), "slot %d: fuse_in_header at offset %d", id, id*kmSlotSize)
+		Expect(commit).To(Equal(unique), "slot %d: ring_ent_in_out.commit_id at +256+8 equals the unique at +8", id)
+	}
+}
+
+// Edge case (d), §5 d and §3.3: the headers buffer sits at table index QD
+// with zero copy and at index 0 without; entry e's header is at byte
+// e × 288 inside it.
+var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.HeaderOffset, labels.ABIKmbuf), func() {
+	var r *kmRig
+
+	BeforeEach(func(ctx SpecContext) {
+		r = newKmRig(ctx)
+	}, NodeTimeout(edgeTimeout))
+
+	// catches: headers_index computed without zero_copy_depth, or the slot
+	// offset not scaled by the header size.
+	It("zero copy: writes entry e's header at table index QD, byte e × 288, and never touches a canary at QD+1", func(ctx SpecContext) {
+		l := r.layout(0, true, kmDepth)
+		l.ExtraSlots = 1
+		q := r.setupQueue(ctx, l)
+		Expect(q.HeadersIndex).To(BeEquivalentTo(kmDepth), "§3.3: FUSE_URING_FIXED_HEADERS_OFFSET + queue_depth")
+		fill(q.Headers, poison)
+		canary, err := r.ring(0).Alloc(4096)
+		Expect(err).NotTo(HaveOccurred())
+		fill(canary, poison)
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.PutBuffer(kmDepth+1, canary) })).To(Succeed())
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		content := pattern(8192, 1)
+		r.createFile(dioPrefix+"hdr-zc", content)
+		got := kmAligned(len(content))
+		var n int
+		used := map[uint16]bool{}
+		c := r.clients.Go(0, kmDirectRead(r.path(dioPrefix+"hdr-zc"), 0, got, &n))
+		e := r.serveUntil(ctx, 0, func(e *kmbufring.Entry) bool { used[e.ID] = true; return e.Opcode() == fuseabi.FUSE_READ })
+		op, unique, _ := rawSlot(q.Headers, int(e.ID))
+		Expect(op).To(BeEquivalentTo(fuseabi.FUSE_READ), "§3.3: the READ's header at byte %d of the buffer at index %d", int(e.ID)*kmSlotSize, kmDepth)
+		Expect(unique).To(Equal(e.In.Unique))
+		checkSlots(q.Headers, kmDepth, used)
+		r.answerCommit(ctx, e)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+		Expect(got[:n]).To(Equal(content))
+		Expect(allBytes(canary, poison)).To(BeTrue(), "§5 d (1): the canary after the headers slot is untouched")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: a buf-ring-only queue looking for its headers at another
+	// index than FUSE_URING_FIXED_HEADERS_OFFSET.
+	It("buf ring only: writes entry e's header at table index 0, byte e × 288, and never touches a canary at index 1", func(ctx SpecContext) {
+		l := r.layout(0, false, kmDepth)
+		l.ExtraSlots = 1
+		q := r.setupQueue(ctx, l)
+		Expect(q.HeadersIndex).To(BeZero(), "§3.3")
+		fill(q.Headers, poison)
+		canary, err := r.ring(0).Alloc(4096)
+		Expect(err).NotTo(HaveOccurred())
+		fill(canary, poison)
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.PutBuffer(1, canary) })).To(Succeed())
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		used := map[uint16]bool{}
+		c := r.clients.Go(0, r.lookupENOENT("km-hdr-bufring"))
+		e := r.serveUntil(ctx, 0, func(e *kmbufring.Entry) bool { used[e.ID] = true; return e.Opcode() == fuseabi.FUSE_LOOKUP })
+		op, unique, _ := rawSlot(q.Headers, int(e.ID))
+		Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP))
+		Expect(unique).To(Equal(e.In.Unique))
+		checkSlots(q.Headers, kmDepth, used)
+		r.answerCommit(ctx, e)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+		Expect(allBytes(canary, poison)).To(BeTrue(), "§5 d (2)")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: zero copy registering something at table index 0 (or any
+	// index but the entry's own) for requests without pages.
+	It("zero copy with a user canary at slot 0 and no entry 0: header-only requests work and the canary is untouched", func(ctx SpecContext) {
+		l := kmbufring.Layout{Qid: 0, ZeroCopy: true, Depth: kmDepth - 1, QueueDepth: kmDepth, PayloadSz: r.info.MaxPayloadSz}
+		l.Edit = func(e *kmbufring.Entry) { e.ID++ } // ids 1..QD-1
+		q := r.setupQueue(ctx, l)
+		canary, err := r.ring(0).Alloc(4096)
+		Expect(err).NotTo(HaveOccurred())
+		fill(canary, poison)
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.PutBuffer(0, canary) })).To(Succeed())
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		for _, name := range []string{"km-hdr-a", "km-hdr-b", "km-hdr-c"} {
+			seen, err := r.run(ctx, 0, r.lookupENOENT(name))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(seen).To(ContainElement(HaveField("Qid", BeEquivalentTo(0))), "%v", seen)
+		}
+		Expect(allBytes(canary, poison)).To(BeTrue(), "§5 d (3)")
+		Expect(allBytes(q.Headers[:kmSlotSize], 0)).To(BeTrue(), "no entry 0: its header slot stays unwritten")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: a bound check of fixed_buf_id against queue_depth on
+	// buf-ring-only queues (§3.3: "no check that fixed_buf_id < QD").
+	It("buf ring only: takes entry ids up to 9 with no queue depth, each header at byte id × 288", func(ctx SpecContext) {
+		l := kmbufring.Layout{Qid: 0, Depth: 10, PayloadSz: r.info.MaxPayloadSz}
+		q := r.setupQueue(ctx, l)
+		fill(q.Headers, poison)
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		used := map[uint16]bool{}
+		c := r.clients.Go(0, r.lookupENOENT("km-hdr-nine"))
+		e := r.serveUntil(ctx, 0, func(e *kmbufring.Entry) bool { used[e.ID] = true; return e.Opcode() == fuseabi.FUSE_LOOKUP })
+		op, _, _ := rawSlot(q.Headers, int(e.ID))
+		Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP), "entry %d's header at byte %d", e.ID, int(e.ID)*kmSlotSize)
+		checkSlots(q.Headers, 10, used)
+		r.answerCommit(ctx, e)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+})
+
+// §5 d, wrong placement: REGISTER succeeds, and the first request routed
+// to the entry finds no header buffer, so the kernel parks it: no CQE,
+// the client stays blocked (v2/v3 WARN in fuse_uring_headers_prep). The
+// client may never come back, so the spec runs alone in a disposable VM.
+var _ = Describe("header-offset: kmbuf headers in the wrong slot", Label(labels.HeaderOffset, labels.ABIKmbuf, labels.Destructive), func() {
+	// catches: a wrong headers index being refused at REGISTER time, or a
+	// request being delivered (or failed) instead of parked; the WARN's
+	// presence per revision.
+	It("accepts REGISTERs whose headers are at index 0 instead of QD, and parks the first request without a CQE", func(ctx SpecContext) {
+		r := newKmRig(ctx)
+		r.leakRings = true
+		if r.prof.WarnsOnHeadersPrep {
+			AddReportEntry(ReportEntryExpectedSplat, "WARNING in fuse_uring_headers_prep")
+		}
+		at := uint16(0)
+		l := r.layout(0, true, kmDepth)
+		l.HeadersAt = &at
+		q := r.setupQueue(ctx, l)
+		Expect(q.Ents).To(HaveLen(kmDepth), "§5 d: every REGISTER succeeds; nothing checks the table")
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		// Not tracked by r.clients: it may never return (§5 d).
+		c := ringtest.OnCPU(0, r.lookupENOENT("km-hdr-wrong"))
+		Consistently(c.Finished).WithContext(ctx).WithTimeout(blockedFor).Should(BeFalse(), "§5 d: the request is parked")
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error {
+			if d := t.Delivered(); len(d) > 0 {
+				return fmt.Errorf("§5 d: a CQE was posted for %v", d)
+			}
+			if d := t.Ended(); len(d) > 0 {
+				return fmt.Errorf("§5 d: entries ended: %v", d)
+			}
+			return nil
+		})).To(Succeed())
+		Expect(allBytes(q.Headers[:kmDepth*kmSlotSize], 0)).To(BeTrue(), "the buffer the kernel does not look at stays unwritten")
+
+		// §5 d [code reading, now observed]: nothing ends the parked
+		// request, not even an abort of the connection, so the client
+		// waits uninterruptibly until the hung-task detector reports it
+		// (20 s in the guest) and the test process cannot exit: the
+		// reason this spec has a VM of its own.
+		AddReportEntry(ReportEntryExpectedSplat, "INFO: task hung")
+		Expect(r.abort()).To(Succeed())
+		Consistently(c.Finished).WithContext(ctx).WithTimeout(45*time.Second).Should(BeFalse(), "§5 d: the abort does not end the parked request")
+		// Past the detector's report; keep its later repeats out of the
+		// time after this spec.
+		Expect(os.WriteFile("/proc/sys/kernel/hung_task_timeout_secs", []byte("0"), 0)).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+})
