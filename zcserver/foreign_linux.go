@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/ringthread"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -24,7 +23,7 @@ import (
 const foreignEnv = "ZCSERVER_FOREIGN_ADD_QUEUE"
 
 // foreignFD is the child's descriptor of the inherited /dev/fuse.
-const foreignFD = 3
+const foreignFD = ringthread.ChildFD
 
 // ForeignCommand is one ADD_QUEUE a foreign child issues.
 type ForeignCommand struct {
@@ -55,19 +54,13 @@ func (s *Server) ForeignAddQueue(ctx context.Context, uid, gid int, cmds []Forei
 	for _, c := range cmds {
 		spec = append(spec, fmt.Sprintf("%d:%d", c.Qid, c.Flags))
 	}
-	dup, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	cmd, f, err := ringthread.CommandAs(ctx, "/proc/self/exe", uint32(uid), uint32(gid), s.fd)
 	if err != nil {
-		return res, fmt.Errorf("zcserver: dup /dev/fuse: %w", err)
+		return res, fmt.Errorf("zcserver: /dev/fuse: %w", err)
 	}
-	f := os.NewFile(uintptr(dup), "/dev/fuse")
 	defer f.Close()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Env = append(os.Environ(), foreignEnv+"="+strings.Join(spec, ","))
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true},
-		Pdeathsig:  syscall.SIGKILL,
-	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -142,28 +135,12 @@ func foreignChild(spec string, w io.Writer) int {
 	}
 	defer ring.Close()
 	for i, c := range cmds {
-		sqe, err := ring.NextSQE()
+		res, err := ringthread.AddQueueOnce(ring, foreignFD, c.Qid, c.Flags, uint64(i))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		sqe.PrepURingCmd(foreignFD, uint32(linux73.FUSE_IO_URING_CMD_ADD_QUEUE))
-		sqe.UserData = uint64(i)
-		req := linux73.AddQueue(c.Qid, c.Flags)
-		if err := linux73.EncodeCmd(sqe.Cmd(), &req); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if _, err := ring.SubmitAndWait(1); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		cqe, err := ring.WaitCQE()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Fprintf(w, "res %d %d\n", i, cqe.Res)
+		fmt.Fprintf(w, "res %d %d\n", i, res)
 	}
 	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +17,6 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver"
 	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
-	"github.com/zcsuite/zcsuite/zcserver/memfs"
-	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/ringtest"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
@@ -54,11 +51,9 @@ const (
 // connection (releasing blocked clients), wait for the clients, close the
 // ring and unmount, in that order.
 type rig struct {
-	srv     *zcserver.Server
-	ring    *ringtest.Ring
-	info    protocol.InitInfo
-	nq      int // nr_queues = possible CPUs
-	clients ringtest.Clients
+	ringConn
+	ring *ringtest.Ring
+	nq   int // nr_queues = possible CPUs
 }
 
 // newRig mounts a fresh connection for one spec (H3: a failed REGISTER
@@ -84,19 +79,8 @@ func newRig(ctx context.Context, cfg zcserver.Config) *rig {
 	r.ring, err = ringtest.Start(r.srv.DevFD(), ringtest.Config{BufSlots: 64})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(r.ring.Close)
-	DeferCleanup(func(ctx SpecContext) {
-		Eventually(r.clients.Running).WithContext(ctx).Should(BeZero(), "clients still blocked after the abort")
-	}, NodeTimeout(cleanupTimeout))
-	DeferCleanup(r.abort)
+	r.deferRelease()
 	return r
-}
-
-// abort aborts the connection through fusectl (idempotent).
-func (r *rig) abort() error {
-	if err := r.srv.Abort(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	return nil
 }
 
 // requireBufPool skips the spec, with the probe's reason, on a kernel
@@ -245,23 +229,6 @@ func (r *rig) serveUntil(ctx context.Context, stop func(*ringtest.Entry) bool) *
 	return held
 }
 
-// path is the mount-relative path p.
-func (r *rig) path(p string) string { return filepath.Join(r.srv.MountPoint(), p) }
-
-// lookupENOENT is a client that looks up a name that does not exist
-// (LOOKUP with the name as payload; our server answers ENOENT).
-func (r *rig) lookupENOENT(name string) func() error {
-	p := r.path(name)
-	return func() error {
-		var st unix.Stat_t
-		err := unix.Stat(p, &st)
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("stat %s: got %v, want ENOENT", p, err)
-	}
-}
-
 // opCmd builds a uring_cmd for op with qid and flags (ADD_QUEUE shape).
 func opCmd(op linux73.Cmd, qid uint16, flags uint64) ringtest.Cmd {
 	return ringtest.Cmd{Op: op, Req: linux73.CmdReq{Qid: qid, Flags: flags}}
@@ -321,23 +288,6 @@ func readFile(p string, off int64, buf []byte) func() error {
 
 // addrOf is the user address of b's first byte.
 func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
-
-// createFile puts a regular file with content into the served tree
-// directly (no FUSE request); clients then LOOKUP and OPEN it over the
-// ring.
-func (r *rig) createFile(name string, content []byte) {
-	GinkgoHelper()
-	fs := r.srv.FS()
-	_, fh, err := fs.Create(memfs.RootID, name, 0o644, unix.O_RDWR, memfs.Owner{})
-	Expect(err).NotTo(HaveOccurred(), "create %s", name)
-	defer func() { Expect(fs.Release(fh)).To(Succeed()) }()
-	ext, err := fs.WriteExtent(fh, 0, uint32(len(content)))
-	Expect(err).NotTo(HaveOccurred())
-	n, err := unix.Pwrite(ext.Fd, content, 0)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(n).To(Equal(len(content)))
-	fs.Wrote(ext, n)
-}
 
 // setSlot installs b (nil: nothing) in the fixed-buffer slot (of a
 // registered pool, or a zero-copy slot).

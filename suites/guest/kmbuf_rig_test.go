@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,7 +15,6 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
-	"github.com/zcsuite/zcsuite/zcserver/memfs"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/ringtest"
 )
@@ -29,12 +27,10 @@ import (
 // in that order. Section numbers in this family of files refer to
 // /work/shared/abi/kmbuf-series.md.
 type kmRig struct {
-	srv     *zcserver.Server
-	info    protocol.InitInfo
-	prof    kmbuf.Profile
-	nq      int
-	rings   []*kmbufring.Ring
-	clients ringtest.Clients
+	ringConn
+	prof  kmbuf.Profile
+	nq    int
+	rings []*kmbufring.Ring
 	// leakRings keeps the rings open at cleanup: a destructive spec whose
 	// ring thread may never come back (§5 d) leaves them to the VM's end.
 	leakRings bool
@@ -57,18 +53,8 @@ func newKmRig(ctx context.Context) *kmRig {
 	Expect(err).NotTo(HaveOccurred())
 	r.rings = make([]*kmbufring.Ring, r.nq)
 	DeferCleanup(r.closeRings)
-	DeferCleanup(func(ctx SpecContext) {
-		Eventually(r.clients.Running).WithContext(ctx).Should(BeZero(), "clients still blocked after the abort")
-	}, NodeTimeout(cleanupTimeout))
-	DeferCleanup(r.abort)
+	r.deferRelease()
 	return r
-}
-
-func (r *kmRig) abort() error {
-	if err := r.srv.Abort(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	return nil
 }
 
 func (r *kmRig) closeRings() error {
@@ -278,36 +264,6 @@ func (r *kmRig) commitWithProbe(ctx context.Context, e *kmbufring.Entry, read bo
 		return nil
 	})
 	return res, err
-}
-
-func (r *kmRig) path(p string) string { return filepath.Join(r.srv.MountPoint(), p) }
-
-// lookupENOENT is a client that looks up a missing name.
-func (r *kmRig) lookupENOENT(name string) func() error {
-	p := r.path(name)
-	return func() error {
-		var st unix.Stat_t
-		if err := unix.Stat(p, &st); !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("stat %s: got %v, want ENOENT", p, err)
-		}
-		return nil
-	}
-}
-
-// createFile puts a regular file with content into the served tree
-// directly (no FUSE request); clients then LOOKUP and OPEN it.
-func (r *kmRig) createFile(name string, content []byte) {
-	GinkgoHelper()
-	fs := r.srv.FS()
-	_, fh, err := fs.Create(memfs.RootID, name, 0o644, unix.O_RDWR, memfs.Owner{})
-	Expect(err).NotTo(HaveOccurred(), "create %s", name)
-	defer func() { Expect(fs.Release(fh)).To(Succeed()) }()
-	ext, err := fs.WriteExtent(fh, 0, uint32(len(content)))
-	Expect(err).NotTo(HaveOccurred())
-	n, err := unix.Pwrite(ext.Fd, content, 0)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(n).To(Equal(len(content)))
-	fs.Wrote(ext, n)
 }
 
 // kmIsOp selects requests of opcode op.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -176,8 +175,8 @@ func (t *Thread) Register(e *Entry) error {
 	}
 	runtime.KeepAlive(e.iov)
 	e.state = stateWaiting
-	t.reap()
-	if cqe, ok := t.take(func(c uring.CQE) bool { return c.UserData == ud && c.Res < 0 }); ok {
+	t.th.Reap()
+	if cqe, ok := t.th.Take(func(c uring.CQE) bool { return c.UserData == ud && c.Res < 0 }); ok {
 		e.state = stateGone
 		return fmt.Errorf("REGISTER qid %d ent %d (%s): %w", e.Qid, e.ID, e.Mode, cqe.Err())
 	}
@@ -364,8 +363,8 @@ func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQ
 	}
 	e.state = stateWaiting
 	var commitErr error
-	t.reap()
-	if cqe, ok := t.take(func(c uring.CQE) bool { return c.UserData == ud && c.Res < 0 }); ok {
+	t.th.Reap()
+	if cqe, ok := t.th.Take(func(c uring.CQE) bool { return c.UserData == ud && c.Res < 0 }); ok {
 		e.state = stateHeld
 		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, cqe.Err())
 	}
@@ -411,23 +410,9 @@ func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan stru
 // ServeFunc is Serve calling seen for every request before answering it
 // (on the ring thread; seen must not block).
 func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Thread, *Entry)) error {
-	r.stopNext.Store(false)
 	// Runs last: a later Next outside Serve must not see the stop.
-	defer r.stopNext.Store(false)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(done)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-until:
-			r.stopNext.Store(true)
-			r.wake()
-		case <-done:
-		}
-	}()
+	defer r.rt.ClearStop()
+	defer r.rt.StopOn(until)()
 	err := r.Do(ctx, func(t *Thread) error {
 		_, err := t.ServeUntil(h, func(e *Entry) bool {
 			if seen != nil {
@@ -446,9 +431,9 @@ func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan 
 // Ended returns, without waiting, the entries whose waiting command the
 // kernel ended with an error CQE that Next has not returned yet.
 func (t *Thread) Ended() []*Entry {
-	t.reap()
+	t.th.Reap()
 	var out []*Entry
-	for _, c := range t.stash {
+	for _, c := range t.th.Stashed() {
 		if c.UserData&tagMask == entryTag && c.Res < 0 {
 			out = append(out, t.ents[c.UserData&^entryTag])
 		}
@@ -459,9 +444,9 @@ func (t *Thread) Ended() []*Entry {
 // Delivered returns, without waiting, the entries to which a request was
 // delivered that Next has not returned yet.
 func (t *Thread) Delivered() []*Entry {
-	t.reap()
+	t.th.Reap()
 	var out []*Entry
-	for _, c := range t.stash {
+	for _, c := range t.th.Stashed() {
 		if c.UserData&tagMask == entryTag && c.Res >= 0 {
 			out = append(out, t.ents[c.UserData&^entryTag])
 		}

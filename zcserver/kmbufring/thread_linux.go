@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
+	"github.com/zcsuite/zcsuite/zcserver/ringthread"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -16,11 +17,10 @@ import (
 // called inside a Do callback.
 type Thread struct {
 	r       *Ring
+	th      *ringthread.Thread // CQE stash, fixed I/O, credentials
 	ring    *uring.Ring
 	fd      int32
 	ctx     context.Context
-	seq     uint64
-	stash   []uring.CQE
 	ents    []*Entry
 	Profile kmbuf.Profile
 
@@ -38,11 +38,10 @@ type Thread struct {
 	scratchOut []byte
 }
 
-// release runs when the thread ends: it closes the io_uring instance (the
-// kernel ends the waiting commands and frees the kmbuf ring), then unmaps
-// the kmbuf buffers and closes the scratch memfd.
+// release runs when the thread ends, after ringthread closed the io_uring
+// instance (the kernel ended the waiting commands and freed the kmbuf
+// ring): it unmaps the kmbuf buffers and closes the scratch memfd.
 func (t *Thread) release() {
-	t.ring.Close()
 	if t.bufs != nil {
 		unix.Munmap(t.bufs)
 		t.bufs = nil
@@ -142,101 +141,26 @@ func (t *Thread) PutBuffer(slot uint16, buf []byte) error {
 	return err
 }
 
-// reap moves every completed CQE into the stash (wake-up CQEs dropped).
-func (t *Thread) reap() {
-	for {
-		c, ok := t.ring.PeekCQE()
-		if !ok {
-			return
-		}
-		if c.UserData != wakeTag {
-			t.stash = append(t.stash, c)
-		}
-	}
-}
-
-// take removes and returns the first stashed CQE that match accepts.
-func (t *Thread) take(match func(uring.CQE) bool) (uring.CQE, bool) {
-	for i, c := range t.stash {
-		if match(c) {
-			t.stash = append(t.stash[:i], t.stash[i+1:]...)
-			return c, true
-		}
-	}
-	return uring.CQE{}, false
-}
-
-// wait returns the first CQE, stashed or arriving, that match accepts. It
-// returns ctx's error once ctx ended (Do wakes the thread for that) and,
-// when soft is set, ErrStopped once Serve's until channel closed.
-func (t *Thread) wait(match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
-	for {
-		t.reap()
-		if c, ok := t.take(match); ok {
-			return c, nil
-		}
-		if err := t.ctx.Err(); err != nil {
-			return uring.CQE{}, err
-		}
-		if soft && t.r.stopNext.Load() {
-			return uring.CQE{}, ErrStopped
-		}
-		c, err := t.ring.WaitCQE()
-		if err != nil {
-			return uring.CQE{}, fmt.Errorf("kmbufring: %w", err)
-		}
-		if c.UserData != wakeTag {
-			t.stash = append(t.stash, c)
-		}
-	}
-}
-
 // FixedSQE prepares (without submitting) a READ_FIXED (read) or
 // WRITE_FIXED of n bytes between fd at fileOff and offset bufOff of table
 // slot; for a slot holding a client's pages bufOff counts from 0 (ABI doc
 // §2.7). Commit can submit it in the same io_uring_enter as a COMMIT.
 func (t *Thread) FixedSQE(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (*uring.SQE, error) {
-	sqe, err := t.ring.NextSQE()
-	if err != nil {
-		return nil, fmt.Errorf("kmbufring: %s: %w", fixedName(read), err)
-	}
-	if read {
-		sqe.PrepReadFixed(int32(fd), bufOff, n, fileOff, slot)
-	} else {
-		sqe.PrepWriteFixed(int32(fd), bufOff, n, fileOff, slot)
-	}
-	t.seq++
-	sqe.UserData = opTag | t.seq
-	return sqe, nil
+	return t.th.FixedSQE(read, fd, bufOff, n, fileOff, slot)
 }
 
 // Fixed runs one FixedSQE and returns the byte count or an error matching
 // the CQE's errno (EFAULT: nothing, or a buffer of the wrong direction,
 // in the slot).
 func (t *Thread) Fixed(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (int, error) {
-	sqe, err := t.FixedSQE(read, fd, bufOff, n, fileOff, slot)
-	if err != nil {
-		return 0, err
-	}
-	ud := sqe.UserData
-	if _, err := t.ring.Submit(); err != nil {
-		return 0, fmt.Errorf("kmbufring: submit %s: %w", fixedName(read), err)
-	}
-	cqe, err := t.wait(func(q uring.CQE) bool { return q.UserData == ud }, false)
-	if err != nil {
-		return 0, err
-	}
-	if err := cqe.Err(); err != nil {
-		return 0, fmt.Errorf("%s of %d bytes on slot %d: %w", fixedName(read), n, slot, err)
-	}
-	return int(cqe.Res), nil
+	return t.th.Fixed(t.ctx, read, fd, bufOff, n, fileOff, slot)
 }
 
-func fixedName(read bool) string {
-	if read {
-		return "READ_FIXED"
-	}
-	return "WRITE_FIXED"
+// wait returns the first CQE, stashed or arriving, that match accepts. It
+// returns the Do context's error once it ended and, when soft is set,
+// ErrStopped once Serve's until channel closed.
+func (t *Thread) wait(match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
+	return t.th.Wait(t.ctx, match, soft)
 }
 
 // Scratch returns the thread's scratch memfd (created on first use) and a
@@ -263,20 +187,4 @@ func (t *Thread) Scratch(size int) (int, []byte, error) {
 // of the ring thread only; the permitted set is kept, so it can be raised
 // again. The thread dies with the Ring, so no other goroutine ever runs
 // with the change.
-func (t *Thread) SetCapSysAdmin(on bool) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("kmbufring: capget: %w", err)
-	}
-	idx, bit := unix.CAP_SYS_ADMIN/32, uint32(1)<<(unix.CAP_SYS_ADMIN%32)
-	if on {
-		data[idx].Effective |= bit
-	} else {
-		data[idx].Effective &^= bit
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("kmbufring: capset CAP_SYS_ADMIN=%v: %w", on, err)
-	}
-	return nil
-}
+func (t *Thread) SetCapSysAdmin(on bool) error { return t.th.SetCapSysAdmin(on) }

@@ -9,27 +9,26 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/ringthread"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // user_data layout: entries carry entryTag|id (their REGISTER and COMMIT
-// SQEs), every other SQE opTag|sequence, the wake-up CQE wakeUserData.
+// SQEs); every other SQE and the wake-up CQE use ringthread's tags.
 const (
-	entryTag = 1 << 61
-	opTag    = 1 << 60
-	tagMask  = entryTag | opTag | wakeUserData
+	entryTag = ringthread.UserDataEntry
+	tagMask  = ringthread.UserDataKind
 )
 
 // Thread is the ring thread's view of the Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
 	r     *Ring
+	th    *ringthread.Thread // CQE stash, fixed I/O, credentials
 	ring  *uring.Ring
 	fd    int32
 	slots uint32
 	ctx   context.Context
-	seq   uint64
-	stash []uring.CQE
 	ents  []*Entry
 	pools map[uint16]*Pool
 }
@@ -95,8 +94,7 @@ func (t *Thread) prep(c *Cmd, userData uint64) error {
 // REGISTER or COMMIT the kernel may accept (their CQE comes with the next
 // request; use Register and Commit).
 func (t *Thread) Exec(c Cmd) error {
-	t.seq++
-	ud := opTag | t.seq
+	ud := t.th.OpUserData()
 	if err := t.prep(&c, ud); err != nil {
 		return err
 	}
@@ -119,54 +117,11 @@ func (t *Thread) AddQueue(qid uint16, flags uint64) error {
 	return t.Exec(Cmd{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(qid, flags)})
 }
 
-// reap moves every completed CQE into the stash (the wake-up CQE is
-// dropped).
-func (t *Thread) reap() {
-	for {
-		c, ok := t.ring.PeekCQE()
-		if !ok {
-			return
-		}
-		if c.UserData != wakeUserData {
-			t.stash = append(t.stash, c)
-		}
-	}
-}
-
-// take removes and returns the first stashed CQE that match accepts.
-func (t *Thread) take(match func(uring.CQE) bool) (uring.CQE, bool) {
-	for i, c := range t.stash {
-		if match(c) {
-			t.stash = append(t.stash[:i], t.stash[i+1:]...)
-			return c, true
-		}
-	}
-	return uring.CQE{}, false
-}
-
 // wait returns the first CQE, stashed or arriving, that match accepts. It
 // returns ctx's error once ctx has ended (Do wakes the thread for that)
 // and, when soft is set, ErrStopped once Serve's until channel closed.
 func (t *Thread) wait(ctx context.Context, match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
-	for {
-		t.reap()
-		if c, ok := t.take(match); ok {
-			return c, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return uring.CQE{}, err
-		}
-		if soft && t.r.stopNext.Load() {
-			return uring.CQE{}, ErrStopped
-		}
-		c, err := t.ring.WaitCQE()
-		if err != nil {
-			return uring.CQE{}, fmt.Errorf("ringtest: %w", err)
-		}
-		if c.UserData != wakeUserData {
-			t.stash = append(t.stash, c)
-		}
-	}
+	return t.th.Wait(ctx, match, soft)
 }
 
 // Fixed runs one READ_FIXED (read true) or WRITE_FIXED of n bytes between
@@ -174,45 +129,12 @@ func (t *Thread) wait(ctx context.Context, match func(uring.CQE) bool, soft bool
 // CQE's byte count or errno. For a zero-copy slot bufOff is an offset from
 // 0 (ABI doc §4.4).
 func (t *Thread) Fixed(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (int, error) {
-	sqe, err := t.FixedSQE(read, fd, bufOff, n, fileOff, slot)
-	if err != nil {
-		return 0, err
-	}
-	ud := sqe.UserData
-	if _, err := t.ring.Submit(); err != nil {
-		return 0, fmt.Errorf("ringtest: submit fixed I/O: %w", err)
-	}
-	cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData == ud }, false)
-	if err != nil {
-		return 0, err
-	}
-	if err := cqe.Err(); err != nil {
-		return 0, fmt.Errorf("%s on slot %d: %w", fixedName(read), slot, err)
-	}
-	return int(cqe.Res), nil
+	return t.th.Fixed(t.ctx, read, fd, bufOff, n, fileOff, slot)
 }
 
 // FixedSQE prepares (without submitting) the SQE Fixed would submit, so a
 // spec can put it into the same io_uring_enter as a COMMIT (see Commit's
 // extra argument). Its CQE is returned by Commit.
 func (t *Thread) FixedSQE(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (*uring.SQE, error) {
-	sqe, err := t.ring.NextSQE()
-	if err != nil {
-		return nil, fmt.Errorf("ringtest: %s: %w", fixedName(read), err)
-	}
-	if read {
-		sqe.PrepReadFixed(int32(fd), bufOff, n, fileOff, slot)
-	} else {
-		sqe.PrepWriteFixed(int32(fd), bufOff, n, fileOff, slot)
-	}
-	t.seq++
-	sqe.UserData = opTag | t.seq
-	return sqe, nil
-}
-
-func fixedName(read bool) string {
-	if read {
-		return "READ_FIXED"
-	}
-	return "WRITE_FIXED"
+	return t.th.FixedSQE(read, fd, bufOff, n, fileOff, slot)
 }

@@ -5,15 +5,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/ringthread"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -21,33 +17,16 @@ import (
 // of the ring thread only (capabilities are per thread; the permitted set
 // is kept, so it can be raised again). The thread is discarded when the
 // Ring closes, so no other goroutine ever runs with the change.
-func (t *Thread) SetCapSysAdmin(on bool) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("ringtest: capget: %w", err)
-	}
-	idx, bit := unix.CAP_SYS_ADMIN/32, uint32(1)<<(unix.CAP_SYS_ADMIN%32)
-	if on {
-		data[idx].Effective |= bit
-	} else {
-		data[idx].Effective &^= bit
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("ringtest: capset CAP_SYS_ADMIN=%v: %w", on, err)
-	}
-	return nil
-}
+func (t *Thread) SetCapSysAdmin(on bool) error { return t.th.SetCapSysAdmin(on) }
 
 // HasCapSysAdmin reports whether the calling thread has CAP_SYS_ADMIN in
 // its effective set.
 func HasCapSysAdmin() (bool, error) {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false, fmt.Errorf("ringtest: capget: %w", err)
+	ok, err := ringthread.HasCapSysAdmin()
+	if err != nil {
+		return false, fmt.Errorf("ringtest: %w", err)
 	}
-	return data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0, nil
+	return ok, nil
 }
 
 // childEnv asks a re-executed test binary to act as AddQueueAs's child.
@@ -63,17 +42,13 @@ func AddQueueAs(ctx context.Context, uid, gid uint32, devFD int, qid uint16, fla
 	if err != nil {
 		return 0, fmt.Errorf("ringtest: %w", err)
 	}
-	dup, err := unix.FcntlInt(uintptr(devFD), unix.F_DUPFD_CLOEXEC, 3)
+	cmd, f, err := ringthread.CommandAs(ctx, exe, uid, gid, devFD)
 	if err != nil {
-		return 0, fmt.Errorf("ringtest: dup /dev/fuse: %w", err)
+		return 0, fmt.Errorf("ringtest: /dev/fuse: %w", err)
 	}
-	f := os.NewFile(uintptr(dup), "/dev/fuse")
 	defer f.Close()
-	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = []string{childEnv + "=" + strconv.Itoa(int(qid)) + ":" + strconv.FormatUint(flags, 10)}
-	cmd.ExtraFiles = []*os.File{f}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, NoSetGroups: true}}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -121,21 +96,5 @@ func childAddQueue(arg string) (int32, error) {
 		return 0, err
 	}
 	defer ring.Close()
-	sqe, err := ring.NextSQE()
-	if err != nil {
-		return 0, err
-	}
-	sqe.PrepURingCmd(3, uint32(linux73.FUSE_IO_URING_CMD_ADD_QUEUE))
-	c := linux73.AddQueue(uint16(qid), flags)
-	if err := linux73.EncodeCmd(sqe.Cmd(), &c); err != nil {
-		return 0, err
-	}
-	if _, err := ring.SubmitAndWait(1); err != nil {
-		return 0, err
-	}
-	cqe, err := ring.WaitCQE()
-	if err != nil {
-		return 0, err
-	}
-	return cqe.Res, nil
+	return ringthread.AddQueueOnce(ring, ringthread.ChildFD, uint16(qid), flags, 0)
 }

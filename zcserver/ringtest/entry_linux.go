@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -171,8 +170,8 @@ func (t *Thread) Register(e *Entry) error {
 	}
 	runtime.KeepAlive(iov)
 	e.state = stateWaiting
-	t.reap()
-	if cqe, ok := t.take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
+	t.th.Reap()
+	if cqe, ok := t.th.Take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
 		e.state = stateGone
 		return fmt.Errorf("REGISTER qid %d: %w", e.Qid, cqe.Err())
 	}
@@ -182,9 +181,9 @@ func (t *Thread) Register(e *Entry) error {
 // Ready returns the entries whose request has been delivered but not yet
 // taken by Next (it does not wait).
 func (t *Thread) Ready() []*Entry {
-	t.reap()
+	t.th.Reap()
 	var out []*Entry
-	for _, c := range t.stash {
+	for _, c := range t.th.Stashed() {
 		if c.UserData&tagMask == entryTag && c.Res >= 0 {
 			out = append(out, t.ents[c.UserData&^entryTag])
 		}
@@ -326,8 +325,8 @@ func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQ
 	}
 	e.state = stateWaiting
 	var commitErr error
-	t.reap()
-	if cqe, ok := t.take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
+	t.th.Reap()
+	if cqe, ok := t.th.Take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
 		e.state = stateHeld
 		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, cqe.Err())
 	}
@@ -373,21 +372,7 @@ func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan stru
 // ServeFunc is Serve calling seen for every request before answering it
 // (on the ring thread; seen must not block).
 func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Entry)) error {
-	r.stopNext.Store(false)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(done)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-until:
-			r.stopNext.Store(true)
-			r.wake()
-		case <-done:
-		}
-	}()
+	defer r.rt.StopOn(until)()
 	err := r.Do(ctx, func(t *Thread) error {
 		_, err := t.ServeUntil(h, func(e *Entry) bool {
 			if seen != nil {
