@@ -5,6 +5,9 @@
 #   ./run.sh setup             only install the host packages
 # Exit codes: 0 good, 1 bad, 2 usage, 125 kernel could not be tested (git bisect run compatible).
 set -euo pipefail
+# Relative paths in the flags (e.g. --kernel-tree . under git bisect run)
+# are resolved against the caller's directory.
+export ZCSUITE_CALLER_DIR="$PWD"
 cd "$(dirname "$0")"
 
 # need PKG...: install the Debian packages that are missing.
@@ -22,7 +25,7 @@ need() {
 setup() {
 	need qemu-system-x86 apt dpkg ca-certificates
 	case " $* " in *" --kernel-tree"*|*" --series"*|*" -kernel-tree"*|*" -series"*|*" test "*)
-		need make gcc flex bison bc libelf-dev libssl-dev xz-utils perl ;;
+		need make gcc flex bison bc libelf-dev libssl-dev xz-utils perl git jq ;;
 	esac
 }
 

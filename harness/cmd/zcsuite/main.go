@@ -15,6 +15,11 @@
 //
 // With -bad-if only the bad outcomes matching the signature give 1; with
 // -repeat N any bad run gives 1 (see package series for the rules).
+//
+// Environment variables for the kernel-tree flags (defaults only):
+// ZCSUITE_CCACHE=1 turns -ccache on; ZCSUITE_CALLER_DIR is the directory a
+// relative -kernel-tree is taken from (a wrapper that changes directory,
+// like run.sh, sets it to its caller's working directory).
 package main
 
 import (
@@ -54,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose     = fs.Bool("v", false, "copy the VM console to stdout")
 	)
 	dev := addDevFlags(fs)
+	abi := addABIFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -89,6 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runner.WithDestructive(!*noDestruct),
 		runner.WithOutput(stdout),
 		runner.WithVerbose(*verbose),
+		runner.WithABI(*abi),
 	}
 	if dev.active() {
 		return dev.run(ctx, fs, opts, *reportDir, *cacheDir, stdout, stderr)
