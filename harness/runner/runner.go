@@ -491,6 +491,11 @@ func (r *runState) chooseAccel(ctx context.Context, k *kernel.Kernel, img *vmima
 	// The probe boots a real guest; its answer is cached per host and
 	// kernel so warm runs skip it.
 	key := k.SHA256[:16] + "-" + hostKey()
+	if k.Source == "tree" {
+		// Every rebuilt commit has a new image; a series or a bisection
+		// must not boot a probe VM per step.
+		key = "tree-" + hostKey()
+	}
 	cacheFile := filepath.Join(r.c.CacheDir, "accel", key)
 	if b, err := os.ReadFile(cacheFile); err == nil {
 		accel, why, _ := strings.Cut(string(b), "\n")

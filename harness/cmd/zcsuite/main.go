@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		labelFilter = fs.String("label-filter", "", "Ginkgo label filter for the guest specs")
 		focus       = fs.String("focus", "", "regexp on the guest specs' full text")
 		noDestruct  = fs.Bool("no-destructive", false, "skip the destructive specs (each would boot its own VM)")
+		benchMode   = fs.Bool("bench", false, "run the benchmark instead of the specs: fio against copy, pool and zero-copy zcserver mounts; writes bench.md and bench.png")
 		verbose     = fs.Bool("v", false, "copy the VM console to stdout")
 	)
 	dev := addDevFlags(fs)
@@ -93,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runner.WithLabelFilter(*labelFilter),
 		runner.WithFocus(*focus),
 		runner.WithDestructive(!*noDestruct),
+		runner.WithBench(*benchMode),
 		runner.WithOutput(stdout),
 		runner.WithVerbose(*verbose),
 		runner.WithABI(*abi),
