@@ -130,6 +130,15 @@ type Config struct {
 	// mode). Until the caller's ring is ready the kernel blocks new
 	// requests (ABI doc §1.2); /dev/fuse keeps being served.
 	RingInit bool
+	// DevFD, when positive, is a /dev/fuse descriptor already mounted on
+	// MountPoint by someone else (MountFD, typically in a privileged
+	// process that passed it with SendFD/ReceiveFD): Start serves it
+	// instead of opening and mounting /dev/fuse, so the server needs no
+	// privilege for the mount. Start owns the descriptor from the call on
+	// (it is closed on error and by Close), and Close does not unmount:
+	// it aborts the connection through fusectl and leaves the unmount to
+	// the mounter. 0 (stdin is never /dev/fuse) means Start mounts.
+	DevFD int
 }
 
 // NamePrefix returns a path predicate for ZeroCopyFiles/DirectIOFiles that
@@ -164,6 +173,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RingInit && c.Mode != ModeDevFuse {
 		return bad("RingInit goes with %s; use ManualRing with ring modes", ModeDevFuse)
+	}
+	if c.DevFD < 0 {
+		return bad("DevFD %d is negative (0 means Start mounts)", c.DevFD)
 	}
 	if c.EntLogSize == 0 {
 		c.EntLogSize = DefaultEntLogSize

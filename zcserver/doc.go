@@ -46,8 +46,10 @@
 // kernel misbehaved; a test that receives one should fail.
 //
 // It needs: Linux with FUSE, permission to open /dev/fuse and to mount
-// (CAP_SYS_ADMIN; the fd-passing mount for an unprivileged server is a
-// follow-up), fuse.enable_uring=1 before the mount for ring modes,
+// (CAP_SYS_ADMIN) unless a privileged mounter passes it a mounted
+// descriptor (MountFD, SendFD, ReceiveFD, Config.DevFD: the server then
+// neither mounts nor unmounts), fuse.enable_uring=1 before the mount for
+// ring modes,
 // CAP_SYS_ADMIN for ModeRingZeroCopy, and, for Close to abort a connection
 // that is still in use, fusectl mounted at /sys/fs/fuse/connections. The
 // server process must not access its own mount through Go's os package

@@ -91,13 +91,30 @@ const (
 // returns once the kernel's FUSE_INIT was answered, so Init is valid; ctx
 // bounds only that start-up (cancelling it later has no effect — use
 // Close). On error nothing stays mounted.
+//
+// With Config.DevFD, Start serves that already-mounted descriptor instead
+// of mounting; on error it closes the descriptor and, once it knows the
+// connection, aborts it (the mount itself stays, for its mounter to
+// remove).
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	passed := cfg.DevFD
 	cfg, err := cfg.withDefaults()
+	if err == nil && cfg.DevFD > 0 {
+		if err = checkDevFuse(cfg.DevFD); err != nil {
+			err = fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	if err != nil {
+		if passed > 0 {
+			unix.Close(passed)
+		}
 		return nil, err
 	}
 	fs, err := memfs.New(memfs.Options{BackingDir: cfg.BackingDir})
 	if err != nil {
+		if cfg.DevFD > 0 {
+			unix.Close(cfg.DevFD)
+		}
 		return nil, fmt.Errorf("zcserver: %w", err)
 	}
 	s := &Server{
@@ -122,9 +139,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		fs.Close()
+		if cfg.DevFD > 0 {
+			unix.Close(cfg.DevFD)
+		}
 		return nil, fmt.Errorf("zcserver: %w", err)
 	}
-	if err := s.mount(); err != nil {
+	if cfg.DevFD > 0 {
+		s.fd = cfg.DevFD
+		// Known before INIT so that Close can abort a connection that
+		// never initialised: nobody here can unmount it. statx with
+		// AT_STATX_DONT_SYNC sends no request (see connID).
+		if s.connID, err = connID(cfg.MountPoint); err != nil {
+			unix.Close(s.fd)
+			fs.Close()
+			return nil, err
+		}
+	} else if err := s.mount(); err != nil {
 		fs.Close()
 		return nil, err
 	}
@@ -161,12 +191,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, errors.New("zcserver: INIT replied but not recorded")
 	}
-	id, err := connID(cfg.MountPoint)
-	if err != nil {
-		s.Close()
-		return nil, err
+	if cfg.DevFD == 0 {
+		id, err := connID(cfg.MountPoint)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.connID = id
 	}
-	s.connID = id
 	if cfg.Mode.Ring() || cfg.RingInit {
 		if err := s.startRings(); err != nil {
 			s.Close()
@@ -573,6 +605,13 @@ func (s *Server) Abort() error {
 // not end by itself shortly (a client still holds files open, or a request
 // is stuck), Close aborts it through fusectl. It returns ErrStuck, wrapped,
 // if even that does not end it. Close is idempotent.
+//
+// A server of a passed descriptor (Config.DevFD) did not mount and does
+// not unmount: unless the connection already ended (its mounter unmounted
+// first), Close aborts it through fusectl at once — the connection's
+// fusectl files belong to the mount's user_id, so an unprivileged server
+// may — and the mount stays, failing every access with ENOTCONN, until
+// the mounter unmounts it.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.shutdown() })
 	return s.closeErr
@@ -581,10 +620,15 @@ func (s *Server) Close() error {
 func (s *Server) shutdown() error {
 	var errs []error
 	s.releaseAllHeld() // also stops Ring from creating drivers
-	if err := unix.Unmount(s.cfg.MountPoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-		errs = append(errs, fmt.Errorf("zcserver: unmount %s: %w", s.cfg.MountPoint, err))
+	// A passed connection does not end by itself: abort it at once.
+	grace := time.Duration(0)
+	if s.cfg.DevFD == 0 {
+		grace = closeGrace
+		if err := unix.Unmount(s.cfg.MountPoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("zcserver: unmount %s: %w", s.cfg.MountPoint, err))
+		}
 	}
-	if !s.wait(closeGrace) {
+	if !s.wait(grace) {
 		if s.connID == 0 {
 			errs = append(errs, errors.New("zcserver: connection still up after unmount and its fusectl ID is unknown"))
 		} else if err := s.Abort(); err != nil {
@@ -614,6 +658,14 @@ func (s *Server) shutdown() error {
 
 // wait waits up to d for the readers to return.
 func (s *Server) wait(d time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+	}
+	if d <= 0 {
+		return false
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

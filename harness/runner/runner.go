@@ -209,7 +209,7 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runState{c: c, res: &Result{}}
+	r := &runState{c: c, res: &Result{}, vmTimeout: c.Timeout}
 	r.res.Facts.Started = time.Now().UTC().Format(time.RFC3339)
 	r.res.Facts.ABI = c.ABI
 	err = r.run(ctx)
@@ -226,7 +226,15 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 type runState struct {
 	c   *Config
 	res *Result
+	// vmTimeout bounds the VM being booted (Config.Timeout, or less for
+	// destructive VMs).
+	vmTimeout time.Duration
 }
+
+// DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
+// seconds, and a kernel it wedged on purpose must not hold the run for the
+// whole suite deadline.
+const DestructiveTimeout = 2 * time.Minute
 
 func (r *runState) logf(format string, v ...any) {
 	fmt.Fprintf(r.c.Out, "zcsuite: "+format+"\n", v...)
@@ -319,6 +327,9 @@ func (r *runState) run(ctx context.Context) error {
 		return nil
 	}
 	// 7. One VM per destructive spec.
+	if r.vmTimeout > DestructiveTimeout {
+		r.vmTimeout = DestructiveTimeout
+	}
 	for i, name := range destructive {
 		r.logf("destructive spec %d/%d in its own VM: %s", i+1, len(destructive), name)
 		// Ginkgo matches focus against the suite description and the
@@ -398,7 +409,7 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation) (*report.VMRun, error) {
 	c := r.c
 	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(c.Timeout / time.Second), HungTaskSec: 20}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(r.vmTimeout / time.Second), HungTaskSec: 20}
 	word, err := gc.Cmdline()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
@@ -446,7 +457,7 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		qemu.WithKernel(k.Image), qemu.WithInitramfs(img.Path), qemu.WithAccel(accel),
 		qemu.WithSMP(c.SMP), qemu.WithMemory(c.MemoryMB),
 		qemu.WithAppend(KernelCmdline...), qemu.WithAppend(word),
-		qemu.WithTimeout(c.Timeout+10*time.Second),
+		qemu.WithTimeout(r.vmTimeout+10*time.Second),
 		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)

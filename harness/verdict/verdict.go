@@ -106,6 +106,9 @@ type Run struct {
 	Outside []Splat `json:"outside_splats,omitempty"`
 	Outcome Outcome `json:"outcome"`
 	Reason  string  `json:"reason,omitempty"`
+	// Note explains an outcome that is not what it seems (an expected
+	// wedge after a destructive spec).
+	Note string `json:"note,omitempty"`
 	// GuestStarted is true when the guest init said hello.
 	GuestStarted bool `json:"guest_started"`
 	// SuiteStarted is true when the guest suite started.
@@ -120,6 +123,7 @@ func Decide(in Input) *Run {
 	bySeq := map[int]*Spec{}
 	var order []int
 	running := 0 // seq of a spec that started but did not end
+	wedge := ""  // the expected wedge declared by the last spec that ended
 	// Kernel log spans, from the kmsg events and our markers.
 	spans := map[int][]string{}
 	var outside []string
@@ -149,6 +153,7 @@ func Decide(in Input) *Run {
 				order = append(order, e.Seq)
 			}
 			s.GuestState, s.Message, s.Expected = e.State, e.Message, e.ExpectedSplats
+			wedge = e.ExpectedWedge
 			if newTaint := e.TaintAfter &^ e.TaintBefore; newTaint != 0 && len(e.ExpectedSplats) == 0 {
 				s.Splats = append(s.Splats, Splat{Title: fmt.Sprintf("kernel taint changed during the spec: %#x -> %#x", e.TaintBefore, e.TaintAfter)})
 			}
@@ -206,6 +211,13 @@ func Decide(in Input) *Run {
 		}
 	}
 
+	if endOutcome == Hang && running == 0 && wedge != "" {
+		// The last spec ended and declared that it wedges the kernel:
+		// the suite hanging afterwards is that damage, not a new failure.
+		run.Note = "the guest suite hung after a spec that wedges the kernel on purpose: " + wedge
+		endOutcome, endReason = "", ""
+	}
+
 	for _, seq := range order {
 		s := bySeq[seq]
 		decideSpec(s, known)
@@ -258,7 +270,7 @@ func Decide(in Input) *Run {
 			guestFailed = true
 		}
 	}
-	if run.Outcome == Pass && in.End.GuestCode != 0 && !guestFailed {
+	if run.Outcome == Pass && in.End.GuestCode != 0 && !guestFailed && run.Note == "" {
 		run.Outcome, run.Reason = Fail, fmt.Sprintf("the guest suite exited %d although every spec passed", in.End.GuestCode)
 	}
 	if run.Outcome == Pass && ran == 0 {

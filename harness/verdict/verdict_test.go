@@ -77,6 +77,9 @@ func TestDecide(t *testing.T) {
 		{"known failure", Input{Events: events(start(1, "a"), end(1, "failed")), End: VMEnd{SawDone: true, GuestCode: 1}, Known: []Expectation{{Spec: "a", Reason: "H2"}}}, "KNOWN-FAIL", Pass, 0},
 		{"known failure that passes is FIXED", Input{Events: events(start(1, "a"), end(1, "passed")), End: done, Known: []Expectation{{Spec: "a", Reason: "H2"}}}, "FIXED", Fail, 1},
 		{"known panic", Input{Events: events(start(1, "a")), Console: []string{"Kernel panic - not syncing: Fatal exception"}, End: VMEnd{}, Known: []Expectation{{Spec: "a", Reason: "H1", Outcome: Panic}}}, "KNOWN-FAIL", Pass, 0},
+		{"expected wedge after the spec ended", Input{Events: events(start(1, "a"), []vmevent.Event{kmsg("zcsuite: spec-end 1 passed"), {Type: vmevent.SpecEnd, Seq: 1, State: "passed", ExpectedWedge: "headers in the wrong slot"}}), End: VMEnd{SawDone: true, GuestCode: 124}}, "PASS", Pass, 0},
+		{"a wedge while the spec runs is still a hang", Input{Events: events(start(1, "a")), End: VMEnd{SawDone: true, GuestCode: 124}}, "HANG", Fail, 1},
+		{"an undeclared hang after the last spec fails the run", Input{Events: events(start(1, "a"), end(1, "passed")), End: VMEnd{SawDone: true, GuestCode: 124}}, "PASS", Fail, 1},
 		{"known failure that fails differently", Input{Events: events(start(1, "a")), End: VMEnd{TimedOut: true}, Known: []Expectation{{Spec: "a", Reason: "H2"}}}, "HANG", Fail, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -169,6 +169,7 @@ var _ = Describe("header-offset: kmbuf headers in the wrong slot", Label(labels.
 	It("accepts REGISTERs whose headers are at index 0 instead of QD, and parks the first request without a CQE", func(ctx SpecContext) {
 		r := newKmRig(ctx)
 		r.leakRings = true
+		AddReportEntry(ReportEntryExpectedWedge, "kmbuf §5 d: the parked request is never answered and an abort does not release it, so the suite cannot exit")
 		if r.prof.WarnsOnHeadersPrep {
 			AddReportEntry(ReportEntryExpectedSplat, "WARNING in fuse_uring_headers_prep")
 		}

@@ -32,6 +32,11 @@ func TestGuest(t *testing.T) {
 // a splat whose title starts with the entry's value.
 const ReportEntryExpectedSplat = "expected-splat"
 
+// ReportEntryExpectedWedge is the report entry by which a destructive spec
+// declares that it leaves the kernel wedged (its value says why): the host
+// then does not fail the VM for the guest suite hanging after the spec.
+const ReportEntryExpectedWedge = "expected-wedge"
+
 var (
 	inVM        bool
 	notVMWhy    string
@@ -101,9 +106,13 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	specOpen = false
 	kmsgMark("zcsuite: spec-end " + strconv.Itoa(specSeq) + " " + r.State.String())
 	var expected []string
+	wedge := ""
 	for _, e := range r.ReportEntries {
-		if e.Name == ReportEntryExpectedSplat {
+		switch e.Name {
+		case ReportEntryExpectedSplat:
 			expected = append(expected, e.StringRepresentation())
+		case ReportEntryExpectedWedge:
+			wedge = e.StringRepresentation()
 		}
 	}
 	msg := ""
@@ -112,7 +121,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	if w := eventWriter(); w != nil {
 		w.Write(vmevent.Event{Type: vmevent.SpecEnd, Seq: specSeq, Spec: r.FullText(), Labels: r.Labels(),
-			State: r.State.String(), Message: firstLine(msg), ExpectedSplats: expected,
+			State: r.State.String(), Message: firstLine(msg), ExpectedSplats: expected, ExpectedWedge: wedge,
 			TaintBefore: taintBefore, TaintAfter: readTaint()})
 	}
 })

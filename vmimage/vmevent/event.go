@@ -52,6 +52,10 @@ type Event struct {
 	// ExpectedSplats lists splat titles (or prefixes) a spec declared as
 	// expected; they do not fail that spec.
 	ExpectedSplats []string `json:"expected_splats,omitempty"`
+	// ExpectedWedge, when set, says why the spec leaves the kernel wedged
+	// on purpose (a destructive spec): the guest suite hanging after this
+	// spec ended is then the expected damage, not a failure.
+	ExpectedWedge string `json:"expected_wedge,omitempty"`
 	// TaintBefore and TaintAfter are /proc/sys/kernel/tainted around the
 	// spec (SpecEnd only).
 	TaintBefore uint64 `json:"taint_before,omitempty"`

@@ -3,6 +3,7 @@
 //
 //	zcserver -mount /tmp/mnt [-mode devfuse] [-depth 8] [-pool-bufs 0]
 //	         [-backing DIR] [-max-write 131072] [-zc-prefix zc] [-readers 4]
+//	         [-dev-fd N]
 //
 // -mode picks the transport:
 //
@@ -20,6 +21,12 @@
 // ring-zero-copy needs CAP_SYS_ADMIN. -depth is the number of entries per
 // queue (one queue per possible CPU), -pool-bufs the buffers per queue pool
 // (0: -depth).
+//
+// -dev-fd N serves an already-mounted /dev/fuse descriptor inherited as
+// descriptor N (mounted on -mount by a privileged process, e.g. with
+// zcserver.MountFD): the command then needs no privilege to mount, never
+// mounts, and on exit aborts the connection instead of unmounting; the
+// mounter removes the mount.
 //
 // It prints the INIT exchange and the ring setup when mounted, and the
 // counters when stopped. Exit codes: 0 stopped cleanly by a signal (or -h);
@@ -90,6 +97,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	backing := fl.String("backing", "", "directory for file data (default: one memfd per file)")
 	maxWrite := fl.Uint("max-write", zcserver.DefaultMaxWrite, "init_out.max_write in bytes")
 	zcPrefix := fl.String("zc-prefix", "", "opt files whose path starts with this into FOPEN_IO_URING_ZERO_COPY")
+	devFD := fl.Int("dev-fd", 0, "serve this inherited, already-mounted /dev/fuse descriptor instead of mounting (0: mount)")
 	startTimeout := fl.Duration("start-timeout", 30*time.Second, "how long to wait for FUSE_INIT")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,12 +123,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Readers:     *readers,
 		MaxWrite:    uint32(*maxWrite),
 		BackingDir:  *backing,
+		DevFD:       *devFD,
 	}
 	if *zcPrefix != "" {
 		cfg.ZeroCopyFiles = zcserver.NamePrefix(*zcPrefix)
 	}
-	if err := os.MkdirAll(*mnt, 0o755); err != nil {
-		return err
+	if *devFD == 0 {
+		if err := os.MkdirAll(*mnt, 0o755); err != nil {
+			return err
+		}
 	}
 
 	sigs, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
