@@ -193,6 +193,21 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		if r.Verdict.Outcome == verdict.Untested {
 			fmt.Fprintf(w, "%-11s VM %s: %s\n", "UNTESTED", r.Name, r.Verdict.Reason)
 		}
+		if r.Verdict.Note != "" {
+			fmt.Fprintf(w, "%-11s VM %s: %s\n", "NOTE", r.Name, r.Verdict.Note)
+		}
+		if endedBadly(r.Verdict) {
+			// A panic, hang or crash: show how the console ended (the
+			// whole log and, for hangs, the task dump are in the report).
+			tail := r.Console
+			if len(tail) > consoleTail {
+				tail = tail[len(tail)-consoleTail:]
+			}
+			fmt.Fprintf(w, "---- VM %s: last %d console lines\n", r.Name, len(tail))
+			for _, l := range tail {
+				fmt.Fprintf(w, "  | %s\n", l)
+			}
+		}
 	}
 	counts := verdict.Counts(all...)
 	var parts []string
@@ -219,6 +234,23 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		}
 	}
 	fmt.Fprintf(w, "zcsuite: %d passed, %d failed, %d skipped\n", pass, fail, skip)
+}
+
+// consoleTail is how many console lines the summary shows for a VM that
+// panicked, hung or crashed.
+const consoleTail = 20
+
+func endedBadly(v *verdict.Run) bool {
+	if v.Outcome == verdict.Untested {
+		return true
+	}
+	for _, s := range v.Specs {
+		switch s.Outcome {
+		case verdict.Panic, verdict.Hang, verdict.Crash:
+			return true
+		}
+	}
+	return false
 }
 
 func oneLine(s string, max int) string {
