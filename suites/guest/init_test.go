@@ -86,8 +86,8 @@ var _ = Describe("FUSE_INIT negotiation", Label(labels.Init), func() {
 		Expect(info.KernelFlags2 & (1 << 11)).To(BeZero())
 	})
 
-	// catches: process_init_reply ignoring max_write / max_pages, which
-	// would change the ring's max_payload_sz.
+	// catches: a mounted connection whose requests never reach /dev/fuse,
+	// or a WRITE split or sent twice (the server would count other bytes).
 	It("serves a real mount over /dev/fuse: create, write, read back, unlink", func(ctx SpecContext) {
 		p := filepath.Join(srv.MountPoint(), "init-probe")
 		fd, err := unix.Open(p, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
