@@ -136,6 +136,8 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
 	args := append([]string{
 		"--ginkgo.json-report=" + reportPath,
 		"--ginkgo.no-color",
+		// A filter that selects nothing is a mistake, not a pass.
+		"--ginkgo.fail-on-empty",
 		"--ginkgo.timeout=" + (timeout - 5*time.Second).String(),
 	}, cfg.Args...)
 	cmd := exec.Command(cfg.Binary, args...)
