@@ -43,6 +43,11 @@ type Config struct {
 	Console io.Writer
 	// OnStderr receives every line QEMU itself prints.
 	OnStderr func(line string)
+	// QMP opens a QMP socket (needed by VM.SaveState).
+	QMP bool
+	// Incoming is a state file written by VM.SaveState: the VM resumes
+	// from it instead of booting.
+	Incoming string
 }
 
 // Option configures a boot; options apply in order.
@@ -61,6 +66,11 @@ func WithInitramfs(path string) Option {
 // WithAppend adds kernel command-line words.
 func WithAppend(words ...string) Option {
 	return func(c *Config) error { c.Append = append(c.Append, words...); return nil }
+}
+
+// WithCmdline replaces the kernel command line.
+func WithCmdline(words ...string) Option {
+	return func(c *Config) error { c.Append = append([]string(nil), words...); return nil }
 }
 
 // WithSMP sets the number of vCPUs (and so FUSE's possible CPUs).
@@ -126,6 +136,23 @@ func WithExtraArgs(a ...string) Option {
 	return func(c *Config) error { c.ExtraArgs = append(c.ExtraArgs, a...); return nil }
 }
 
+// WithQMP opens a QMP socket so that VM.SaveState can be used.
+func WithQMP() Option { return func(c *Config) error { c.QMP = true; return nil } }
+
+// WithIncoming resumes the VM from a state file VM.SaveState wrote, with
+// the same configuration (kernel, initramfs, command line, CPUs, memory,
+// accelerator, devices), instead of booting it. Start returns once the
+// guest runs again.
+func WithIncoming(path string) Option {
+	return func(c *Config) error {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("qemu: incoming state: %w", err)
+		}
+		c.Incoming, c.QMP = path, true
+		return nil
+	}
+}
+
 // ErrNoQEMU means the QEMU binary is missing.
 var ErrNoQEMU = errors.New("qemu: qemu-system-x86_64 not found")
 
@@ -149,8 +176,12 @@ func newConfig(opts []Option) (*Config, error) {
 }
 
 // Args returns QEMU's argument vector (without the binary) for an event
-// socket at sock.
-func (c *Config) Args(sock string) []string {
+// socket at sock (and, with QMP, a QMP socket at qmp).
+func (c *Config) Args(sock, qmp string) []string {
+	return c.args("socket,id=zcev,path="+sock, qmp)
+}
+
+func (c *Config) args(chardev, qmp string) []string {
 	accel := c.Accel
 	if accel == AccelTCG {
 		// One host thread for all vCPUs: measured faster on the 2-core
@@ -166,9 +197,15 @@ func (c *Config) Args(sock string) []string {
 		"-serial", "stdio",
 		"-kernel", c.Kernel, "-initrd", c.Initramfs,
 		"-append", strings.Join(c.Append, " "),
-		"-chardev", "socket,id=zcev,path=" + sock,
+		"-chardev", chardev,
 		"-device", "virtio-serial-pci",
 		"-device", "virtserialport,chardev=zcev,name=" + vmevent.PortName,
+	}
+	if c.QMP {
+		args = append(args, "-qmp", "unix:"+qmp+",server=on,wait=off")
+	}
+	if c.Incoming != "" {
+		args = append(args, "-incoming", "exec:cat "+shellQuote([]string{c.Incoming}))
 	}
 	return append(args, c.ExtraArgs...)
 }
@@ -211,6 +248,13 @@ type VM struct {
 	waited  bool
 	exited  chan struct{}
 	exitErr error
+	// conn is the event connection once QEMU has connected it.
+	conn      net.Conn
+	connReady chan struct{}
+	qmpPath   string
+	qmpOnce   sync.Once
+	qmpc      *qmpConn
+	qmpErr    error
 }
 
 const tailLines = 80
@@ -231,7 +275,11 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: event socket: %w", err)
 	}
-	args := cfg.Args(sock)
+	qmpPath := ""
+	if cfg.QMP {
+		qmpPath = filepath.Join(dir, "qmp.sock")
+	}
+	args := cfg.Args(sock, qmpPath)
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Stdin = nil
 	stdout, err := cmd.StdoutPipe()
@@ -240,7 +288,7 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: %w", err)
 	}
-	vm := &VM{cfg: cfg, cmd: cmd, dir: dir, ln: ln, exited: make(chan struct{})}
+	vm := &VM{cfg: cfg, cmd: cmd, dir: dir, ln: ln, exited: make(chan struct{}), connReady: make(chan struct{}), qmpPath: qmpPath}
 	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr, onLine: cfg.OnStderr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	vm.res.Repro = shellQuote(append([]string{cfg.Binary}, args...))
@@ -258,7 +306,54 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		close(vm.exited)
 	}()
 	go vm.deadline(ctx)
+	if cfg.Incoming != "" {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := vm.resumeIncoming(rctx)
+		cancel()
+		if err != nil {
+			vm.cmd.Process.Kill()
+			res := vm.Wait()
+			if res.Stderr != "" {
+				err = fmt.Errorf("%w (qemu: %s)", err, firstLine(res.Stderr))
+			}
+			return nil, err
+		}
+	}
 	return vm, nil
+}
+
+// ReproCommand is a shell command that boots the configured VM on its own:
+// the guest's events go to the file events.jsonl in the current directory
+// instead of a socket, so nothing needs to listen. It ignores WithIncoming
+// and WithQMP (a repro boots).
+func ReproCommand(opts ...Option) (string, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return "", err
+	}
+	c.Incoming, c.QMP = "", false
+	return shellQuote(append([]string{c.Binary}, c.args("file,id=zcev,path=events.jsonl", "")...)), nil
+}
+
+// Send writes b to the guest over the event port.
+func (vm *VM) Send(b []byte) error {
+	select {
+	case <-vm.connReady:
+	case <-vm.exited:
+		return errors.New("qemu: QEMU exited before the event port was connected")
+	case <-time.After(time.Minute):
+		return errors.New("qemu: the event port was not connected within a minute")
+	}
+	vm.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := vm.conn.Write(b); err != nil {
+		return fmt.Errorf("qemu: sending to the guest: %w", err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
 }
 
 func (vm *VM) deadline(ctx context.Context) {
@@ -327,6 +422,8 @@ func (vm *VM) readEvents() {
 		return
 	}
 	defer conn.Close()
+	vm.conn = conn
+	close(vm.connReady)
 	// Unblock the reader once QEMU is gone.
 	go func() {
 		<-vm.exited
@@ -370,6 +467,9 @@ func (vm *VM) Wait() *Result {
 	<-vm.exited
 	vm.tasks.Wait()
 	vm.ln.Close()
+	if vm.qmpc != nil {
+		vm.qmpc.close()
+	}
 	os.RemoveAll(vm.dir)
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
@@ -427,3 +527,30 @@ func shellQuote(args []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+var versionOnce struct {
+	sync.Once
+	v   string
+	err error
+}
+
+// Version returns the first line of `qemu-system-x86_64 --version` (of
+// $ZCSUITE_QEMU when set): a saved VM state only loads into the same QEMU.
+func Version() (string, error) {
+	versionOnce.Do(func() {
+		bin := os.Getenv("ZCSUITE_QEMU")
+		if bin == "" {
+			bin = "qemu-system-x86_64"
+		}
+		out, err := exec.Command(bin, "--version").Output()
+		if err != nil {
+			versionOnce.err = fmt.Errorf("%w (%s): %v", ErrNoQEMU, bin, err)
+			return
+		}
+		versionOnce.v = firstLine(string(out))
+	})
+	return versionOnce.v, versionOnce.err
+}
+
+// Exited is closed when QEMU has exited.
+func (vm *VM) Exited() <-chan struct{} { return vm.exited }

@@ -31,6 +31,9 @@ type VMRun struct {
 	BootToHello time.Duration `json:"boot_to_hello_ns"`
 	// Stderr is QEMU's own stderr.
 	Stderr string `json:"qemu_stderr,omitempty"`
+	// Restored names the saved VM state this VM resumed from instead of
+	// booting (empty when it booted).
+	Restored string `json:"restored_from,omitempty"`
 	// BootRetries lists earlier boots of this VM that died before the
 	// guest started (an emulation flake is retried once).
 	BootRetries []string `json:"boot_retries,omitempty"`
@@ -52,8 +55,10 @@ type Facts struct {
 	ABI        string  `json:"abi_profile,omitempty"`
 	Initramfs  string  `json:"initramfs_sha256,omitempty"`
 	Phases     []Phase `json:"phases"`
-	ExitCode   int     `json:"exit_code"`
-	Started    string  `json:"started"`
+	// ParallelVMs is how many VMs ran at once.
+	ParallelVMs int    `json:"parallel_vms,omitempty"`
+	ExitCode    int    `json:"exit_code"`
+	Started     string `json:"started"`
 }
 
 // Write writes every report file into dir.
@@ -75,6 +80,7 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 			if err := json.Unmarshal(r.Ginkgo, &reps); err == nil {
 				for i := range reps {
 					Amend(&reps[i], r.Verdict)
+					reps[i].SpecReports = ranHere(reps[i].SpecReports)
 				}
 				merged = append(merged, reps...)
 			}
@@ -124,6 +130,31 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+// ranHere drops the specs a VM's label filter or focus left out: Ginkgo
+// lists every spec of the suite in each VM's report, so with several VMs
+// the merged reports would repeat each spec as skipped once per VM that
+// did not run it. A spec that ran (its VM gave it a verdict, even SKIP)
+// stays, and so does every node that is not a spec.
+func ranHere(srs []types.SpecReport) []types.SpecReport {
+	out := srs[:0]
+	for _, sr := range srs {
+		if sr.LeafNodeType == types.NodeTypeIt && sr.State == types.SpecStateSkipped && !hasEntry(sr, VerdictEntry) {
+			continue
+		}
+		out = append(out, sr)
+	}
+	return out
+}
+
+func hasEntry(sr types.SpecReport, name string) bool {
+	for _, e := range sr.ReportEntries {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // VerdictEntry is the report entry name that carries the host's verdict.

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +44,12 @@ type Config struct {
 	ABI string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
+	// Jobs is how many VMs run at once (the non-destructive specs are
+	// split into that many shards).
+	Jobs int
+	// Snapshots saves the state of a booted guest and resumes later VMs
+	// of the same kernel and image from it.
+	Snapshots bool
 	// Bench runs only the benchmark specs (label bench, with fio in the
 	// image) and writes bench.md and bench.png; normal runs exclude them.
 	Bench bool
@@ -120,6 +128,24 @@ func WithFocus(f string) Option {
 // WithDestructive enables or disables the destructive specs.
 func WithDestructive(on bool) Option { return func(c *Config) error { c.Destructive = on; return nil } }
 
+// WithJobs sets how many VMs run at once (1 to 16).
+func WithJobs(n int) Option {
+	return func(c *Config) error {
+		if n < 1 || n > 16 {
+			return fmt.Errorf("%w: -jobs %d is out of range 1..16", ErrUsage, n)
+		}
+		c.Jobs = n
+		return nil
+	}
+}
+
+// WithSnapshots turns the saved VM state on or off.
+func WithSnapshots(on bool) Option { return func(c *Config) error { c.Snapshots = on; return nil } }
+
+// DefaultJobs is one VM per host CPU, at most 4: under TCG a VM keeps one
+// host thread busy.
+func DefaultJobs() int { return max(1, min(runtime.NumCPU(), 4)) }
+
 // WithBench selects the benchmark run.
 func WithBench(on bool) Option { return func(c *Config) error { c.Bench = on; return nil } }
 
@@ -180,6 +206,7 @@ func NewConfig(opts ...Option) (*Config, error) {
 	c := &Config{
 		Kernel: "debian:7.3-cloud", CacheDir: DefaultCacheDir(), ReportDir: "results/latest",
 		Accel: "auto", ABI: vmevent.ABIAuto, SMP: 2, MemoryMB: 1024, Timeout: 8 * time.Minute, Destructive: true, Out: io.Discard,
+		Jobs: DefaultJobs(), Snapshots: os.Getenv("ZCSUITE_SNAPSHOT") != "0",
 		Find: FindSplats, CheckConfig: CheckConfig, Known: KnownIssues,
 	}
 	if a := os.Getenv("ZCSUITE_ACCEL"); a != "" {
@@ -209,7 +236,7 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runState{c: c, res: &Result{}, vmTimeout: c.Timeout}
+	r := &runState{c: c, res: &Result{}}
 	r.res.Facts.Started = time.Now().UTC().Format(time.RFC3339)
 	r.res.Facts.ABI = c.ABI
 	err = r.run(ctx)
@@ -226,9 +253,10 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 type runState struct {
 	c   *Config
 	res *Result
-	// vmTimeout bounds the VM being booted (Config.Timeout, or less for
-	// destructive VMs).
-	vmTimeout time.Duration
+	// snap is the saved VM state of this run's kernel and image (nil when
+	// snapshots are off).
+	snap *snapshotStore
+	mu   sync.Mutex // Facts.Phases and the output, written by concurrent VMs
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -237,11 +265,19 @@ type runState struct {
 const DestructiveTimeout = 2 * time.Minute
 
 func (r *runState) logf(format string, v ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	fmt.Fprintf(r.c.Out, "zcsuite: "+format+"\n", v...)
 }
 
 func (r *runState) phase(name string, t0 time.Time, note string) {
-	r.res.Facts.Phases = append(r.res.Facts.Phases, report.Phase{Name: name, Duration: time.Since(t0), Note: note})
+	r.addPhase(report.Phase{Name: name, Duration: time.Since(t0), Note: note})
+}
+
+func (r *runState) addPhase(p report.Phase) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Facts.Phases = append(r.res.Facts.Phases, p)
 }
 
 func (r *runState) run(ctx context.Context) error {
@@ -299,7 +335,7 @@ func (r *runState) run(ctx context.Context) error {
 		}
 	}
 
-	// 5. Which specs need their own VM.
+	// 5. Which specs run, and in which VMs.
 	var destructive []string
 	if c.Destructive && !c.Bench {
 		destructive, err = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
@@ -307,39 +343,109 @@ func (r *runState) run(ctx context.Context) error {
 			return fmt.Errorf("%w: %v", ErrUntestable, err)
 		}
 	}
-
-	// 6. The main VM: every non-destructive spec.
 	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
 	if c.Bench {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
 	}
-	mainArgs := []string{"--ginkgo.label-filter=" + mainFilter}
-	if c.Focus != "" {
-		mainArgs = append(mainArgs, "--ginkgo.focus="+c.Focus)
-	}
-	vr, err := r.boot(ctx, "main", k, img, accel, mainArgs, known)
+	mainSpecs, err := listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
-	r.res.Runs = append(r.res.Runs, *vr)
-	if vr.Verdict.Outcome == verdict.Untested && len(vr.Verdict.Specs) == 0 && vr.Verdict.GuestStarted == false {
-		r.finish()
-		return nil
+	if len(mainSpecs)+len(destructive) == 0 {
+		return fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
 	}
-	// 7. One VM per destructive spec.
-	if r.vmTimeout > DestructiveTimeout {
-		r.vmTimeout = DestructiveTimeout
+	jobs := c.Jobs
+	if c.Bench {
+		// Concurrent VMs would skew the measurements.
+		jobs = 1
 	}
-	for i, name := range destructive {
-		r.logf("destructive spec %d/%d in its own VM: %s", i+1, len(destructive), name)
-		// Ginkgo matches focus against the suite description and the
-		// spec's full text.
-		args := []string{"--ginkgo.focus=^" + regexp.QuoteMeta(labels.SuiteDescription+" "+name) + "$", "--ginkgo.label-filter=" + labels.Destructive}
-		vr, err := r.boot(ctx, fmt.Sprintf("destructive-%d", i+1), k, img, accel, args, known)
-		if err != nil {
-			return err
+	timings := loadTimings(c.CacheDir, accel)
+	mainArgs := func(specs []string, sharded bool) []string {
+		args := []string{"--ginkgo.label-filter=" + mainFilter}
+		switch {
+		case sharded:
+			args = append(args, "--ginkgo.focus="+focusOn(specs))
+		case c.Focus != "":
+			args = append(args, "--ginkgo.focus="+c.Focus)
 		}
-		r.res.Runs = append(r.res.Runs, *vr)
+		return args
+	}
+	destructiveArgs := func(spec string) []string {
+		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
+	}
+	// A destructive spec runs for seconds; a kernel it wedged on purpose
+	// must not hold the run for the whole suite deadline.
+	dTimeout := min(c.Timeout, DestructiveTimeout)
+	lanes := planLanes(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	nvm := 0
+	for _, l := range lanes {
+		nvm += len(l)
+	}
+	r.res.Facts.ParallelVMs = len(lanes)
+	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), nvm, len(lanes), len(destructive))
+
+	// 6. The VMs, lane by lane, the lanes concurrently.
+	if c.Snapshots {
+		qv, err := qemu.Version()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUntestable, err)
+		}
+		r.snap = newSnapshotStore(c.CacheDir, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "accel "+accel,
+			fmt.Sprintf("smp %d mem %d", c.SMP, c.MemoryMB), "cmdline "+strings.Join(r.cmdline(), " "))
+	}
+	results := make(map[int]report.VMRun)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		noGuest  bool
+		wg       sync.WaitGroup
+	)
+	for _, lane := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, j := range lane {
+				mu.Lock()
+				stop := firstErr != nil || noGuest
+				mu.Unlock()
+				if stop || ctx.Err() != nil {
+					return
+				}
+				if strings.HasPrefix(j.name, "destructive") {
+					r.logf("destructive spec in its own VM %s: %s", j.name, strings.TrimPrefix(j.args[0], "--ginkgo.focus="))
+				}
+				vr, err := r.boot(ctx, j.name, k, img, accel, j.args, known, j.timeout)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if vr != nil {
+					results[j.order] = *vr
+					// A guest that never started will not start in the
+					// next VM either.
+					if vr.Verdict.Outcome == verdict.Untested && len(vr.Verdict.Specs) == 0 && !vr.Verdict.GuestStarted {
+						noGuest = true
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	orders := make([]int, 0, len(results))
+	for o := range results {
+		orders = append(orders, o)
+	}
+	sort.Ints(orders)
+	for _, o := range orders {
+		r.res.Runs = append(r.res.Runs, results[o])
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if !noGuest {
+		timings.update(r.res.Runs)
+		timings.save(c.CacheDir, accel)
 	}
 	r.finish()
 	return nil
@@ -391,29 +497,39 @@ var KernelCmdline = []string{"console=ttyS0", "panic=-1", "fuse.enable_uring=1",
 
 // boot runs one VM; a VM that dies before its guest says hello is booted
 // once more (the first failure is kept in the report), because under TCG
-// a busy host can crash an early boot by itself.
-func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation) (*report.VMRun, error) {
-	vr, err := r.bootOnce(ctx, name, k, img, accel, args, known)
+// a busy host can crash an early boot by itself. A VM that fails to resume
+// from the saved state drops that state and boots.
+func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation, timeout time.Duration) (*report.VMRun, error) {
+	vr, err := r.bootOnce(ctx, name, k, img, accel, args, known, timeout)
 	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil {
 		return vr, err
 	}
 	first := vr.Verdict.Reason
-	r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
-	vr, err = r.bootOnce(ctx, name, k, img, accel, args, known)
+	if vr.Restored != "" && r.snap != nil {
+		r.snap.invalidate()
+		r.logf("VM %q did not start from the saved VM state (%s); dropped it, booting", name, first)
+	} else {
+		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
+	}
+	vr, err = r.bootOnce(ctx, name, k, img, accel, args, known, timeout)
 	if vr != nil {
 		vr.BootRetries = append(vr.BootRetries, first)
 	}
 	return vr, err
 }
 
-func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation) (*report.VMRun, error) {
+// cmdline is the guest's whole command line: the same for every VM of a
+// kernel, so that one saved state serves them all (each VM's own config
+// goes over the event port).
+func (r *runState) cmdline() []string {
+	word, _ := vmevent.GuestConfig{Mode: vmevent.ModePort}.Cmdline()
+	return append(append([]string(nil), KernelCmdline...), word)
+}
+
+func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation, timeout time.Duration) (*report.VMRun, error) {
 	c := r.c
 	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(r.vmTimeout / time.Second), HungTaskSec: 20}
-	word, err := gc.Cmdline()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
-	}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
 	var (
 		mu      sync.Mutex
 		events  []vmevent.Event
@@ -422,7 +538,10 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		ginkgo  json.RawMessage
 		hello   time.Time
 		exited  time.Time
+		// The guest suite's own span: first spec start to last spec end.
+		firstSpec, lastSpec time.Time
 	)
+	ready := make(chan struct{}, 1)
 	start := time.Now()
 	onEvent := func(e vmevent.Event) {
 		mu.Lock()
@@ -431,16 +550,27 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		case vmevent.Report:
 			ginkgo = e.Data
 			return
+		case vmevent.Ready:
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+			return
 		case vmevent.Kmsg:
 			kmsg = append(kmsg, fmt.Sprintf("[%6d.%06d] %s", e.KmsgUsec/1e6, e.KmsgUsec%1e6, e.Text))
 		case vmevent.Hello:
 			hello = time.Now()
 		case vmevent.Exit:
 			exited = time.Now()
+		case vmevent.SpecStart:
+			if firstSpec.IsZero() {
+				firstSpec = time.Now()
+			}
 		case vmevent.SpecEnd:
+			lastSpec = time.Now()
 			r.logf("  %-8s %s", strings.ToUpper(e.State), e.Spec)
 		case vmevent.Log:
-			r.logf("  guest: %s", e.Text)
+			r.logf("  guest %s: %s", name, e.Text)
 		}
 		events = append(events, e)
 	}
@@ -449,32 +579,90 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		console = append(console, l)
 		mu.Unlock()
 		if c.Verbose {
-			fmt.Fprintln(c.Out, "  | "+l)
+			r.logf("  %s | %s", name, l)
 		}
 	}
-	r.logf("booting VM %q (%s, %d vCPUs)", name, accel, c.SMP)
-	vm, err := qemu.Start(ctx,
+	opts := []qemu.Option{
 		qemu.WithKernel(k.Image), qemu.WithInitramfs(img.Path), qemu.WithAccel(accel),
 		qemu.WithSMP(c.SMP), qemu.WithMemory(c.MemoryMB),
-		qemu.WithAppend(KernelCmdline...), qemu.WithAppend(word),
-		qemu.WithTimeout(r.vmTimeout+10*time.Second),
-		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
+		qemu.WithAppend(r.cmdline()...),
+		qemu.WithTimeout(timeout + 10*time.Second),
+		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole),
+	}
+	var restored *snapshotMeta
+	if r.snap != nil {
+		if m, ok := r.snap.load(); ok {
+			restored = m
+			opts = append(opts, qemu.WithIncoming(r.snap.statePath()))
+		} else {
+			opts = append(opts, qemu.WithQMP())
+		}
+	}
+	how := "booting"
+	if restored != nil {
+		how = "resuming from the saved VM state"
+	}
+	r.logf("%s VM %q (%s, %d vCPUs)", how, name, accel, c.SMP)
+	vm, err := qemu.Start(ctx, opts...)
+	if err != nil && restored != nil {
+		// The state did not load (a QEMU upgrade the key missed, a
+		// truncated file): the retry in boot boots afresh.
+		v := &verdict.Run{Outcome: verdict.Untested, Reason: "resuming the saved VM state failed: " + oneLine(err.Error())}
+		return &report.VMRun{Name: name, Verdict: v, Restored: r.snap.key}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	var note string
+	var bootPhase report.Phase
+	sendConfig := func() {
+		gc.HostUnixNano = time.Now().UnixNano()
+		line, err := gc.Line()
+		if err == nil {
+			err = vm.Send(line)
+		}
+		if err != nil {
+			r.logf("VM %q: %v", name, err)
+		}
+	}
+	if restored != nil {
+		bootPhase = report.Phase{Name: "resume:" + name, Duration: time.Since(start),
+			Note: fmt.Sprintf("QEMU start to a running guest from the saved state %s (%.0f MiB; its boot took %.2fs)", r.snap.key, float64(restored.Size)/(1<<20), restored.Boot.Seconds())}
+		sendConfig()
+	} else {
+		select {
+		case <-ready:
+			bootPhase = report.Phase{Name: "boot:" + name, Duration: time.Since(start), Note: "QEMU start to the guest init waiting for its config"}
+			if r.snap != nil && r.snap.claim() {
+				mu.Lock()
+				con := append([]string(nil), console...)
+				mu.Unlock()
+				m, err := r.snap.save(ctx, vm, bootPhase.Duration, con)
+				if err != nil {
+					r.logf("VM %q: saving the VM state failed, later VMs boot: %v", name, err)
+				} else {
+					r.addPhase(report.Phase{Name: "save:" + name, Duration: m.Save, Note: fmt.Sprintf("VM state %s, %.0f MiB", m.Key, float64(m.Size)/(1<<20))})
+				}
+			}
+			sendConfig()
+		case <-vm.Exited():
+		}
 	}
 	res := vm.Wait()
 	stopped := time.Now()
 	mu.Lock()
-	if !hello.IsZero() {
-		r.res.Facts.Phases = append(r.res.Facts.Phases, report.Phase{Name: "boot:" + name, Duration: hello.Sub(start), Note: "QEMU start to the guest init's hello"})
-		if !exited.IsZero() {
-			r.res.Facts.Phases = append(r.res.Facts.Phases,
-				report.Phase{Name: "suite:" + name, Duration: exited.Sub(hello), Note: "hello to the guest suite's exit"},
-				report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit"})
+	if bootPhase.Name != "" {
+		r.addPhase(bootPhase)
+		if !hello.IsZero() && !exited.IsZero() {
+			r.addPhase(report.Phase{Name: "suite:" + name, Duration: exited.Sub(hello), Note: "hello to the guest suite's exit"})
+			if !firstSpec.IsZero() && !lastSpec.IsZero() {
+				r.addPhase(report.Phase{Name: "specs:" + name, Duration: lastSpec.Sub(firstSpec), Note: "first spec start to last spec end (the rest of suite: is the guest binary's start and exit)"})
+			}
+			r.addPhase(report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit (report, kernel log, power-off)"})
 		}
 	}
 	mu.Unlock()
-	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
+	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v%s", res.ExitCode, res.SawDone, note))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode}
 	if res.EventErr != nil {
 		end.EventErr = res.EventErr.Error()
@@ -482,7 +670,16 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	mu.Lock()
 	defer mu.Unlock()
 	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known})
-	vr := &report.VMRun{Name: name, Repro: res.Repro, Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr}
+	if restored != nil {
+		// The boot's console lines were printed before the save: keep
+		// them in the report, marked.
+		head := append([]string{fmt.Sprintf("==== console of the boot saved as VM state %s (%s); this VM resumed from it", restored.Key, restored.Created)}, restored.Console...)
+		console = append(append(head, "==== resumed"), console...)
+	}
+	vr := &report.VMRun{Name: name, Repro: r.repro(opts, gc), Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr}
+	if restored != nil {
+		vr.Restored = restored.Key
+	}
 	if !hello.IsZero() {
 		vr.BootToHello = hello.Sub(start)
 	}
@@ -490,6 +687,37 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		r.logf("qemu said: %s", res.Stderr)
 	}
 	return vr, nil
+}
+
+// reproMaxCmdline is what x86 kernels accept on their command line, less
+// a margin.
+const reproMaxCmdline = 2000
+
+// repro is a command that boots this VM's guest with its config on the
+// command line (no snapshot, no event port protocol), for a user to rerun
+// it by hand. A shard's focus list may not fit there: the repro then runs
+// the shard's whole label filter.
+func (r *runState) repro(opts []qemu.Option, gc vmevent.GuestConfig) string {
+	gc.HostUnixNano = 0
+	word, err := gc.Cmdline()
+	if err == nil && len(word)+len(strings.Join(KernelCmdline, " ")) > reproMaxCmdline {
+		var args []string
+		for _, a := range gc.Args {
+			if !strings.HasPrefix(a, "--ginkgo.focus=") {
+				args = append(args, a)
+			}
+		}
+		gc.Args = args
+		word, err = gc.Cmdline()
+	}
+	if err != nil {
+		return ""
+	}
+	cmd, err := qemu.ReproCommand(append(opts, qemu.WithCmdline(append(append([]string(nil), KernelCmdline...), word)...))...)
+	if err != nil {
+		return ""
+	}
+	return cmd
 }
 
 func (r *runState) chooseAccel(ctx context.Context, k *kernel.Kernel, img *vmimage.Image) (string, string) {

@@ -29,13 +29,44 @@ type GuestConfig struct {
 	// HungTaskSec, when non-zero, is written to
 	// /proc/sys/kernel/hung_task_timeout_secs.
 	HungTaskSec int `json:"h,omitempty"`
+	// HostUnixNano is the host's wall clock when it sent the config over
+	// the port (ModePort); the guest sets its clock from it, since a guest
+	// restored from a snapshot wakes up with the snapshot's time.
+	HostUnixNano int64 `json:"n,omitempty"`
 }
 
 // Modes of the guest init.
 const (
 	ModeSuite = "suite"
 	ModeProbe = "probe"
+	// ModePort, on the command line, tells the init to send a Ready event
+	// and read its real config (a ModeSuite GuestConfig) as one JSON line
+	// from the event port. The host snapshots a VM that is Ready and
+	// restores it for later runs, so the command line carries nothing that
+	// differs between runs.
+	ModePort = "port"
 )
+
+// Line renders c as the one JSON line the host sends over the port.
+func (c GuestConfig) Line() ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("vmevent: encode guest config: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseLine decodes a config line read from the port.
+func ParseLine(line []byte) (GuestConfig, error) {
+	var c GuestConfig
+	if err := json.Unmarshal(line, &c); err != nil {
+		return c, fmt.Errorf("vmevent: the port's config line is not a guest config: %w", err)
+	}
+	if c.Mode != ModeSuite {
+		return c, fmt.Errorf("vmevent: the port's config has mode %q, want %q", c.Mode, ModeSuite)
+	}
+	return c, nil
+}
 
 // Cmdline renders c as one kernel command-line word.
 func (c GuestConfig) Cmdline() (string, error) {

@@ -18,7 +18,11 @@ const PortName = "zcsuite.events"
 type Type string
 
 const (
-	// Hello is the guest init's first event: the guest is up.
+	// Ready says a ModePort guest is booted and waits for its config line;
+	// the host may snapshot the VM now.
+	Ready Type = "ready"
+	// Hello is the guest init's first event once it has its config: the
+	// guest is up and about to run it.
 	Hello Type = "hello"
 	// Phase marks a guest phase boundary (Name: "suite-start", ...).
 	Phase Type = "phase"

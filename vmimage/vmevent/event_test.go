@@ -86,3 +86,24 @@ func TestCmdlineRoundTrip(t *testing.T) {
 		t.Fatalf("bad value: ok=%v err=%v", ok, err)
 	}
 }
+
+func TestConfigLineRoundTrip(t *testing.T) {
+	c := GuestConfig{Mode: ModeSuite, Binary: "/zcsuite/guest.test", Args: []string{"--ginkgo.focus=a|b"}, TimeoutSec: 60, HostUnixNano: 42}
+	line, err := c.Line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(line), "\n") != 1 || line[len(line)-1] != '\n' {
+		t.Fatalf("config line is not one line: %q", line)
+	}
+	got, err := ParseLine(line)
+	if err != nil || got.Args[0] != c.Args[0] || got.HostUnixNano != 42 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if _, err := ParseLine([]byte(`{"m":"probe"}`)); err == nil {
+		t.Fatal("a probe config was accepted over the port")
+	}
+	if _, err := ParseLine([]byte("garbage")); err == nil {
+		t.Fatal("garbage was accepted as a config line")
+	}
+}

@@ -58,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		noDestruct  = fs.Bool("no-destructive", false, "skip the destructive specs (each would boot its own VM)")
 		benchMode   = fs.Bool("bench", false, "run the benchmark instead of the specs: fio against copy, pool and zero-copy zcserver mounts; writes bench.md and bench.png")
 		verbose     = fs.Bool("v", false, "copy the VM console to stdout")
+		jobs        = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
+		snapshots   = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
 	)
 	dev := addDevFlags(fs)
 	abi := addABIFlag(fs)
@@ -98,6 +100,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runner.WithOutput(stdout),
 		runner.WithVerbose(*verbose),
 		runner.WithABI(*abi),
+		runner.WithJobs(*jobs),
+		runner.WithSnapshots(*snapshots),
 	}
 	if dev.active() {
 		return dev.run(ctx, fs, opts, *reportDir, *cacheDir, stdout, stderr)

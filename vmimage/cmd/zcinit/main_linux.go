@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,7 +32,7 @@ func main() {
 	setupMounts()
 	out := openEventPort()
 	ev := vmevent.NewWriter(out)
-	code := run(ev)
+	code := run(ev, out)
 	ev.Write(vmevent.Event{Type: vmevent.Done, Code: code})
 	unix.Sync()
 	if f, ok := out.(*os.File); ok {
@@ -61,8 +62,9 @@ func setupMounts() {
 }
 
 // openEventPort finds the virtio-serial port by name; without one the
-// events go to the console, where the host can still read them.
-func openEventPort() io.Writer {
+// events go to the console, where the host can still read them. The port
+// is opened for reading too: a ModePort guest reads its config from it.
+func openEventPort() io.ReadWriter {
 	names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 	for _, n := range names {
 		b, err := os.ReadFile(n)
@@ -70,14 +72,17 @@ func openEventPort() io.Writer {
 			continue
 		}
 		dev := "/dev/" + filepath.Base(filepath.Dir(n))
-		f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+		f, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err == nil {
 			return f
 		}
 		fmt.Fprintf(os.Stderr, "zcinit: open %s: %v\n", dev, err)
 	}
 	fmt.Fprintf(os.Stderr, "zcinit: no virtio port %q; events go to the console\n", vmevent.PortName)
-	return os.Stdout
+	return struct {
+		io.Reader
+		io.Writer
+	}{os.Stdin, os.Stdout}
 }
 
 type hello struct {
@@ -87,8 +92,33 @@ type hello struct {
 	Cmdline  string `json:"cmdline"`
 }
 
-func run(ev *vmevent.Writer) int {
+func run(ev *vmevent.Writer, port io.Reader) int {
 	cmdline, _ := os.ReadFile("/proc/cmdline")
+	cfg, ok, err := vmevent.ParseCmdline(string(cmdline))
+	if err != nil || !ok {
+		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no usable %s on the command line: %v", vmevent.CmdlineKey, err)})
+		return 125
+	}
+	if cfg.Mode == vmevent.ModePort {
+		// Booted and idle: the host may snapshot the VM from here on, and
+		// every VM restored from it continues by reading its own config.
+		ev.Write(vmevent.Event{Type: vmevent.Ready})
+		line, err := bufio.NewReaderSize(port, 64<<10).ReadBytes('\n')
+		if err != nil {
+			ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: reading the config line from the port: " + err.Error()})
+			return 125
+		}
+		if cfg, err = vmevent.ParseLine(line); err != nil {
+			ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: " + err.Error()})
+			return 125
+		}
+		if cfg.HostUnixNano > 0 {
+			tv := unix.NsecToTimeval(cfg.HostUnixNano)
+			if err := unix.Settimeofday(&tv); err != nil {
+				ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: setting the clock: " + err.Error()})
+			}
+		}
+	}
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	possible, _ := os.ReadFile("/sys/devices/system/cpu/possible")
@@ -99,12 +129,6 @@ func run(ev *vmevent.Writer) int {
 		Cmdline:  strings.TrimSpace(string(cmdline)),
 	})
 	ev.Write(vmevent.Event{Type: vmevent.Hello, Data: h})
-
-	cfg, ok, err := vmevent.ParseCmdline(string(cmdline))
-	if err != nil || !ok {
-		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no usable %s on the command line: %v", vmevent.CmdlineKey, err)})
-		return 125
-	}
 	if cfg.Mode == vmevent.ModeProbe {
 		return 0
 	}
@@ -136,6 +160,11 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
 	args := append([]string{
 		"--ginkgo.json-report=" + reportPath,
 		"--ginkgo.no-color",
+		// Every spec's result reaches the host as events and in the JSON
+		// report; the serial console gets failures only (each byte of it
+		// costs emulated I/O).
+		"--ginkgo.succinct",
+		"--ginkgo.silence-skips",
 		// A filter that selects nothing is a mistake, not a pass.
 		"--ginkgo.fail-on-empty",
 		"--ginkgo.timeout=" + (timeout - 5*time.Second).String(),
@@ -144,7 +173,11 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.Dir = "/tmp"
-	cmd.Env = append(os.Environ(), "ZCSUITE_EVENT_FD=3", "HOME=/tmp", "TMPDIR=/tmp", "PATH=/zcsuite:/bin:/sbin")
+	cmd.Env = append(os.Environ(), "ZCSUITE_EVENT_FD=3", "HOME=/tmp", "TMPDIR=/tmp", "PATH=/zcsuite:/bin:/sbin",
+		// Under TCG a garbage collection costs tens of times what it does
+		// natively: collect only when the heap nears a limit the 1 GiB
+		// guest can afford.
+		"GOGC=off", "GOMEMLIMIT=320MiB")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,130 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zcsuite/zcsuite/suites/labels"
+)
+
+func TestPlanLanesBalancesAndKeepsEverySpec(t *testing.T) {
+	specs := []string{"a", "b", "c", "d", "e", "f"}
+	sec := map[string]float64{"a": 6, "b": 5, "c": 4, "d": 3, "e": 2, "f": 1, "x": 2, "y": 1}
+	est := func(s string) float64 { return sec[s] }
+	var shardSpecs [][]string
+	mainArgs := func(s []string, sharded bool) []string {
+		if !sharded {
+			t.Fatal("21 s of specs on 2 lanes were not sharded")
+		}
+		shardSpecs = append(shardSpecs, s)
+		return []string{"--ginkgo.focus=" + focusOn(s)}
+	}
+	dArgs := func(s string) []string { return []string{s} }
+	lanes := planLanes(2, specs, []string{"x", "y"}, est, mainArgs, dArgs, time.Minute, time.Second)
+	if len(lanes) != 2 {
+		t.Fatalf("%d lanes, want 2", len(lanes))
+	}
+	seen := map[string]int{}
+	var load [2]float64
+	for i, l := range lanes {
+		if l[0].name != "main-1" && l[0].name != "main-2" {
+			t.Errorf("lane %d starts with %s, want a main shard first", i, l[0].name)
+		}
+		for _, j := range l {
+			load[i] += j.est
+			if strings.HasPrefix(j.name, "destructive") {
+				seen[j.args[0]]++
+				if j.timeout != time.Second {
+					t.Errorf("%s: timeout %s", j.name, j.timeout)
+				}
+			}
+		}
+	}
+	for _, s := range shardSpecs {
+		for _, x := range s {
+			seen[x]++
+		}
+	}
+	for _, s := range append(specs, "x", "y") {
+		if seen[s] != 1 {
+			t.Errorf("spec %s planned %d times", s, seen[s])
+		}
+	}
+	if d := load[0] - load[1]; d > 3 || d < -3 {
+		t.Errorf("lanes unbalanced: %.1f s and %.1f s", load[0], load[1])
+	}
+}
+
+func TestPlanLanesDoesNotShardAFewSpecs(t *testing.T) {
+	lanes := planLanes(2, []string{"a", "b"}, nil, func(string) float64 { return 0.1 },
+		func(s []string, sharded bool) []string {
+			if sharded || len(s) != 2 {
+				t.Fatalf("sharded=%v with %d specs", sharded, len(s))
+			}
+			return nil
+		}, nil, time.Minute, time.Second)
+	if len(lanes) != 1 || len(lanes[0]) != 1 || lanes[0][0].name != "main" {
+		t.Fatalf("plan %+v, want one VM named main", lanes)
+	}
+}
+
+func TestFocusOnMatchesExactlyItsSpecs(t *testing.T) {
+	re := regexp.MustCompile(focusOn([]string{"cap-gate: a (x) [y]", "b|c"}))
+	for text, want := range map[string]bool{
+		labels.SuiteDescription + " cap-gate: a (x) [y]":   true,
+		labels.SuiteDescription + " b|c":                   true,
+		labels.SuiteDescription + " b":                     false,
+		labels.SuiteDescription + " cap-gate: a (x) [y] z": false,
+	} {
+		if re.MatchString(text) != want {
+			t.Errorf("%q: match %v, want %v", text, !want, want)
+		}
+	}
+}
+
+func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	a := newSnapshotStore(dir, "qemu 7.2", "kernel k1")
+	b := newSnapshotStore(dir, "qemu 7.2", "kernel k2")
+	if a.key == b.key {
+		t.Fatal("different kernels share a snapshot key")
+	}
+	if _, ok := a.load(); ok {
+		t.Fatal("empty store loaded a state")
+	}
+	if !a.claim() || a.claim() {
+		t.Fatal("claim: want the first caller only")
+	}
+	os.MkdirAll(a.dir, 0o755)
+	write := func(s *snapshotStore, age time.Duration) {
+		os.WriteFile(s.statePath(), []byte("state"), 0o644)
+		os.WriteFile(s.metaPath(), []byte(`{"key":"`+s.key+`"}`), 0o644)
+		old := time.Now().Add(-age)
+		os.Chtimes(s.metaPath(), old, old)
+	}
+	write(a, 0)
+	if _, ok := a.load(); !ok {
+		t.Fatal("saved state not loaded")
+	}
+	os.WriteFile(filepath.Join(a.dir, "stale.state.part"), nil, 0o644)
+	for i := range snapshotsKept + 2 {
+		write(newSnapshotStore(dir, "kernel old", string(rune('a'+i))), time.Duration(i+1)*time.Hour)
+	}
+	a.prune()
+	metas, _ := filepath.Glob(filepath.Join(a.dir, "*.json"))
+	states, _ := filepath.Glob(filepath.Join(a.dir, "*.state*"))
+	if len(metas) != snapshotsKept || len(states) != snapshotsKept {
+		t.Fatalf("after prune %d metas and %d states, want %d each", len(metas), len(states), snapshotsKept)
+	}
+	if _, ok := a.load(); !ok {
+		t.Fatal("prune dropped the newest state")
+	}
+	a.invalidate()
+	if _, ok := a.load(); ok {
+		t.Fatal("invalidated state still loads")
+	}
+}
