@@ -29,8 +29,9 @@ const (
 	edgeTimeout    = 90 * time.Second
 	cleanupTimeout = 60 * time.Second
 	// blockedFor is how long a client must stay blocked to count as
-	// blocked rather than slow.
-	blockedFor = 2 * time.Second
+	// blocked rather than slow: a request the kernel wrongly completes or
+	// fails reaches its client in milliseconds, even under TCG.
+	blockedFor = time.Second
 )
 
 // ZC is FUSE_URING_ZERO_COPY, the ADD_QUEUE flag.
