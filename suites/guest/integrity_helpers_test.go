@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -192,16 +193,19 @@ func integBuf(n, shift int) []byte {
 // Each byte depends on the seed and its absolute offset, so any range can
 // be checked on its own.
 func integFill(b []byte, seed uint64, off int64) {
-	// One mix per 8-byte word of the file (the pattern is defined per
-	// word): under TCG a mix per byte cost more than the I/O itself.
+	// One mix per 8-byte word of the file, stored whole where the word
+	// lies whole in b: under TCG a mix per byte cost more than the I/O.
+	word := func(o uint64) uint64 { return integMix(seed ^ (o>>3)*0x9e3779b97f4a7c15) }
 	o := uint64(off)
-	var w uint64
-	for i := range b {
-		if i == 0 || o&7 == 0 {
-			w = integMix(seed ^ (o>>3)*0x9e3779b97f4a7c15)
-		}
-		b[i] = byte(w >> (8 * (o & 7)))
-		o++
+	i := 0
+	for ; i < len(b) && o&7 != 0; i, o = i+1, o+1 {
+		b[i] = byte(word(o) >> (8 * (o & 7)))
+	}
+	for ; i+8 <= len(b); i, o = i+8, o+8 {
+		binary.LittleEndian.PutUint64(b[i:], word(o))
+	}
+	for ; i < len(b); i, o = i+1, o+1 {
+		b[i] = byte(word(o) >> (8 * (o & 7)))
 	}
 }
 

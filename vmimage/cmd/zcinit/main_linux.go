@@ -177,7 +177,10 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
 		// Under TCG a garbage collection costs tens of times what it does
 		// natively: collect only when the heap nears a limit the 1 GiB
 		// guest can afford.
-		"GOGC=off", "GOMEMLIMIT=320MiB")
+		"GOGC=off", "GOMEMLIMIT=320MiB",
+		// Preemption signals every 10 ms cost an emulated signal delivery
+		// with the whole vector state each; the specs need no preemption.
+		"GODEBUG=asyncpreemptoff=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	if err := cmd.Start(); err != nil {
