@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/u-root/mkuimage/uimage"
@@ -140,15 +141,25 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	img := &Image{}
 	t0 := time.Now()
 	var files []string
-	for _, b := range c.binaries {
+	// The go commands run concurrently: on a warm build cache each is
+	// mostly its own start-up and cache lookup.
+	errs := make([]error, len(c.binaries))
+	var wg sync.WaitGroup
+	for i, b := range c.binaries {
 		out := filepath.Join(binDir, b.Name)
-		if err := compile(ctx, c.moduleDir, b, out); err != nil {
-			return nil, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = compile(ctx, c.moduleDir, b, out)
+		}()
 		files = append(files, out+":"+strings.TrimPrefix(GuestDir, "/")+"/"+b.Name)
 		if b.Name == filepath.Base(GuestTest) {
 			img.GuestTest = out
 		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	files = append(files, c.extra...)
 	img.CompileTime = time.Since(t0)

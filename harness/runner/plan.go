@@ -36,94 +36,62 @@ const (
 	vmOverheadSec = 1.5
 )
 
-// planLanes spreads the VMs over lanes that run concurrently: the
-// destructive specs' VMs first (longest first, each onto the least loaded
-// lane), then the non-destructive specs one by one the same way; each
-// lane's non-destructive specs become one VM that runs before its
-// destructive ones, so most failures show early. With one lane the
-// non-destructive specs keep the caller's own filter (shardArgs is not
-// used); otherwise each shard VM focuses on exactly its specs.
-func planLanes(lanes int, mainSpecs, destructive []string, est func(string) float64, mainArgs func(specs []string, sharded bool) []string, destructiveArgs func(spec string) []string, mainTimeout, destructiveTimeout time.Duration) [][]vmJob {
-	if lanes < 1 {
-		lanes = 1
-	}
-	load := make([]float64, lanes)
-	least := func() int {
-		i := 0
-		for j := range load {
-			if load[j] < load[i] {
-				i = j
-			}
-		}
-		return i
-	}
-	type dItem struct {
-		spec string
-		n    int
-		sec  float64
-	}
-	var ds []dItem
-	for i, s := range destructive {
-		ds = append(ds, dItem{s, i + 1, est(s) + vmOverheadSec})
-	}
-	sort.SliceStable(ds, func(i, j int) bool { return ds[i].sec > ds[j].sec })
-	dLanes := make([][]dItem, lanes)
-	for _, d := range ds {
-		i := least()
-		dLanes[i] = append(dLanes[i], d)
-		load[i] += d.sec
-	}
+// vmPlan is the VMs of a run: the shards of the non-destructive specs,
+// one per lane, and the destructive specs' VMs, which the lanes take from
+// a shared queue (longest first) once their shard is done, so that a shard
+// that ran shorter than estimated picks up more of them.
+type vmPlan struct {
+	shards      []vmJob
+	destructive []vmJob
+	lanes       int
+}
+
+// planVMs splits the non-destructive specs into at most lanes shards of
+// about equal expected time (longest spec first, each onto the least
+// loaded shard). With one shard its VM keeps the caller's own filter
+// (mainArgs gets sharded false); otherwise each shard VM focuses on
+// exactly its specs. Sharding costs a VM start per shard, so a few specs
+// stay in one VM.
+func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float64, mainArgs func(specs []string, sharded bool) []string, destructiveArgs func(spec string) []string, mainTimeout, destructiveTimeout time.Duration) vmPlan {
+	lanes = max(lanes, 1)
 	total := 0.0
 	for _, s := range mainSpecs {
 		total += est(s)
 	}
-	// Sharding costs a VM start per shard: not worth it for a few specs.
-	sharded := lanes > 1 && total > 4*vmOverheadSec
-	shards := make([][]string, lanes)
-	if sharded {
+	nShards := 1
+	if total > 4*vmOverheadSec {
+		nShards = min(lanes, len(mainSpecs))
+	}
+	var p vmPlan
+	if len(mainSpecs) > 0 {
+		shards := make([][]string, nShards)
+		load := make([]float64, nShards)
 		ms := append([]string(nil), mainSpecs...)
 		sort.SliceStable(ms, func(i, j int) bool { return est(ms[i]) > est(ms[j]) })
-		for i := range load {
-			load[i] += vmOverheadSec
-		}
 		for _, s := range ms {
-			i := least()
+			i := 0
+			for j := range load {
+				if load[j] < load[i] {
+					i = j
+				}
+			}
 			shards[i] = append(shards[i], s)
 			load[i] += est(s)
 		}
-	} else if len(mainSpecs) > 0 {
-		shards[least()] = mainSpecs
-	}
-	var out [][]vmJob
-	nShards := 0
-	for _, sh := range shards {
-		if len(sh) > 0 {
-			nShards++
-		}
-	}
-	shard := 0
-	for i := range lanes {
-		var lane []vmJob
-		if len(shards[i]) > 0 {
-			shard++
+		for i, sh := range shards {
 			name := "main"
 			if nShards > 1 {
-				name = fmt.Sprintf("main-%d", shard)
+				name = fmt.Sprintf("main-%d", i+1)
 			}
-			sec := vmOverheadSec
-			for _, s := range shards[i] {
-				sec += est(s)
-			}
-			lane = append(lane, vmJob{name: name, args: mainArgs(shards[i], sharded), timeout: mainTimeout, est: sec, order: shard - 1})
-		}
-		for _, d := range dLanes[i] {
-			lane = append(lane, vmJob{name: fmt.Sprintf("destructive-%d", d.n), args: destructiveArgs(d.spec), timeout: destructiveTimeout, est: d.sec, order: lanes + d.n})
-		}
-		if len(lane) > 0 {
-			out = append(out, lane)
+			p.shards = append(p.shards, vmJob{name: name, args: mainArgs(sh, nShards > 1), timeout: mainTimeout, est: load[i] + vmOverheadSec, order: i})
 		}
 	}
-	return out
+	for i, s := range destructive {
+		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
+	}
+	sort.SliceStable(p.destructive, func(i, j int) bool { return p.destructive[i].est > p.destructive[j].est })
+	p.lanes = max(len(p.shards), min(lanes, len(p.destructive)))
+	return p
 }
 
 // focusOn is a Ginkgo focus regexp that selects exactly the given specs

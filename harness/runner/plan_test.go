@@ -4,49 +4,45 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/zcsuite/zcsuite/suites/labels"
 )
 
-func TestPlanLanesBalancesAndKeepsEverySpec(t *testing.T) {
-	specs := []string{"a", "b", "c", "d", "e", "f"}
-	sec := map[string]float64{"a": 6, "b": 5, "c": 4, "d": 3, "e": 2, "f": 1, "x": 2, "y": 1}
+func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
+	specs := []string{"a", "b", "c", "d", "e", "f", "g"}
+	sec := map[string]float64{"a": 6, "b": 5, "c": 4, "d": 3, "e": 2, "f": 1, "g": 1, "x": 1, "y": 2}
 	est := func(s string) float64 { return sec[s] }
 	var shardSpecs [][]string
 	mainArgs := func(s []string, sharded bool) []string {
 		if !sharded {
-			t.Fatal("21 s of specs on 2 lanes were not sharded")
+			t.Fatal("22 s of specs on 2 lanes were not sharded")
 		}
 		shardSpecs = append(shardSpecs, s)
 		return []string{"--ginkgo.focus=" + focusOn(s)}
 	}
 	dArgs := func(s string) []string { return []string{s} }
-	lanes := planLanes(2, specs, []string{"x", "y"}, est, mainArgs, dArgs, time.Minute, time.Second)
-	if len(lanes) != 2 {
-		t.Fatalf("%d lanes, want 2", len(lanes))
+	p := planVMs(2, specs, []string{"x", "y"}, est, mainArgs, dArgs, time.Minute, time.Second)
+	if p.lanes != 2 || len(p.shards) != 2 || p.shards[0].name != "main-1" || p.shards[1].name != "main-2" {
+		t.Fatalf("plan %+v: want 2 lanes with shards main-1 and main-2", p)
+	}
+	if d := p.shards[0].est - p.shards[1].est; d > 1 || d < -1 {
+		t.Errorf("shards unbalanced: %.1f s and %.1f s", p.shards[0].est, p.shards[1].est)
 	}
 	seen := map[string]int{}
-	var load [2]float64
-	for i, l := range lanes {
-		if l[0].name != "main-1" && l[0].name != "main-2" {
-			t.Errorf("lane %d starts with %s, want a main shard first", i, l[0].name)
-		}
-		for _, j := range l {
-			load[i] += j.est
-			if strings.HasPrefix(j.name, "destructive") {
-				seen[j.args[0]]++
-				if j.timeout != time.Second {
-					t.Errorf("%s: timeout %s", j.name, j.timeout)
-				}
-			}
-		}
-	}
 	for _, s := range shardSpecs {
 		for _, x := range s {
 			seen[x]++
+		}
+	}
+	if len(p.destructive) != 2 || p.destructive[0].args[0] != "y" || p.destructive[0].name != "destructive-2" {
+		t.Errorf("destructive queue %+v: want y (destructive-2, the longer) first", p.destructive)
+	}
+	for _, j := range p.destructive {
+		seen[j.args[0]]++
+		if j.timeout != time.Second || j.order < 2 {
+			t.Errorf("%s: timeout %s, order %d", j.name, j.timeout, j.order)
 		}
 	}
 	for _, s := range append(specs, "x", "y") {
@@ -54,21 +50,18 @@ func TestPlanLanesBalancesAndKeepsEverySpec(t *testing.T) {
 			t.Errorf("spec %s planned %d times", s, seen[s])
 		}
 	}
-	if d := load[0] - load[1]; d > 3 || d < -3 {
-		t.Errorf("lanes unbalanced: %.1f s and %.1f s", load[0], load[1])
-	}
 }
 
-func TestPlanLanesDoesNotShardAFewSpecs(t *testing.T) {
-	lanes := planLanes(2, []string{"a", "b"}, nil, func(string) float64 { return 0.1 },
+func TestPlanVMsDoesNotShardAFewSpecs(t *testing.T) {
+	p := planVMs(2, []string{"a", "b"}, []string{"x", "y", "z"}, func(string) float64 { return 0.1 },
 		func(s []string, sharded bool) []string {
 			if sharded || len(s) != 2 {
 				t.Fatalf("sharded=%v with %d specs", sharded, len(s))
 			}
 			return nil
-		}, nil, time.Minute, time.Second)
-	if len(lanes) != 1 || len(lanes[0]) != 1 || lanes[0][0].name != "main" {
-		t.Fatalf("plan %+v, want one VM named main", lanes)
+		}, func(s string) []string { return []string{s} }, time.Minute, time.Second)
+	if len(p.shards) != 1 || p.shards[0].name != "main" || p.lanes != 2 {
+		t.Fatalf("plan %+v, want one VM named main and 2 lanes for the destructive VMs", p)
 	}
 }
 

@@ -335,20 +335,25 @@ func (r *runState) run(ctx context.Context) error {
 		}
 	}
 
-	// 5. Which specs run, and in which VMs.
-	var destructive []string
-	if c.Destructive && !c.Bench {
-		destructive, err = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUntestable, err)
-		}
-	}
+	// 5. Which specs run, and in which VMs (two dry runs of the guest
+	// binary on the host, at once).
 	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
 	if c.Bench {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
 	}
-	mainSpecs, err := listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
-	if err != nil {
+	var destructive, mainSpecs []string
+	var dErr, mErr error
+	var listed sync.WaitGroup
+	if c.Destructive && !c.Bench {
+		listed.Add(1)
+		go func() {
+			defer listed.Done()
+			destructive, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+		}()
+	}
+	mainSpecs, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
+	listed.Wait()
+	if err := errors.Join(dErr, mErr); err != nil {
 		return fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
 	if len(mainSpecs)+len(destructive) == 0 {
@@ -376,13 +381,9 @@ func (r *runState) run(ctx context.Context) error {
 	// A destructive spec runs for seconds; a kernel it wedged on purpose
 	// must not hold the run for the whole suite deadline.
 	dTimeout := min(c.Timeout, DestructiveTimeout)
-	lanes := planLanes(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
-	nvm := 0
-	for _, l := range lanes {
-		nvm += len(l)
-	}
-	r.res.Facts.ParallelVMs = len(lanes)
-	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), nvm, len(lanes), len(destructive))
+	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	r.res.Facts.ParallelVMs = plan.lanes
+	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
 
 	// 6. The VMs, lane by lane, the lanes concurrently.
 	if c.Snapshots {
@@ -400,15 +401,27 @@ func (r *runState) run(ctx context.Context) error {
 		noGuest  bool
 		wg       sync.WaitGroup
 	)
-	for _, lane := range lanes {
+	next := 0 // the next destructive VM to run
+	for lane := range plan.lanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, j := range lane {
+			for {
 				mu.Lock()
-				stop := firstErr != nil || noGuest
+				stop := firstErr != nil || noGuest || ctx.Err() != nil
+				var j vmJob
+				switch {
+				case stop:
+				case lane < len(plan.shards) && results[plan.shards[lane].order].Name == "":
+					j = plan.shards[lane]
+				case next < len(plan.destructive):
+					j = plan.destructive[next]
+					next++
+				default:
+					stop = true
+				}
 				mu.Unlock()
-				if stop || ctx.Err() != nil {
+				if stop {
 					return
 				}
 				if strings.HasPrefix(j.name, "destructive") {
@@ -419,13 +432,14 @@ func (r *runState) run(ctx context.Context) error {
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				if vr != nil {
-					results[j.order] = *vr
-					// A guest that never started will not start in the
-					// next VM either.
-					if vr.Verdict.Outcome == verdict.Untested && len(vr.Verdict.Specs) == 0 && !vr.Verdict.GuestStarted {
-						noGuest = true
-					}
+				if vr == nil {
+					vr = &report.VMRun{Name: j.name, Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: "not run"}}
+				}
+				results[j.order] = *vr
+				// A guest that never started will not start in the next VM
+				// either.
+				if vr.Verdict.Outcome == verdict.Untested && len(vr.Verdict.Specs) == 0 && !vr.Verdict.GuestStarted {
+					noGuest = true
 				}
 				mu.Unlock()
 			}
@@ -522,7 +536,7 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 // kernel, so that one saved state serves them all (each VM's own config
 // goes over the event port).
 func (r *runState) cmdline() []string {
-	word, _ := vmevent.GuestConfig{Mode: vmevent.ModePort}.Cmdline()
+	word, _ := vmevent.GuestConfig{Mode: vmevent.ModePort, Binary: vmimage.GuestTest}.Cmdline()
 	return append(append([]string(nil), KernelCmdline...), word)
 }
 

@@ -30,8 +30,10 @@ const (
 	cleanupTimeout = 60 * time.Second
 	// blockedFor is how long a client must stay blocked to count as
 	// blocked rather than slow: a request the kernel wrongly completes or
-	// fails reaches its client in milliseconds, even under TCG.
-	blockedFor = time.Second
+	// fails reaches its client within milliseconds, even under TCG (FUSE
+	// has no timer that would complete it later, unless a request timeout
+	// is configured, and zcserver configures none).
+	blockedFor = 500 * time.Millisecond
 )
 
 // ZC is FUSE_URING_ZERO_COPY, the ADD_QUEUE flag.

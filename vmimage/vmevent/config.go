@@ -47,6 +47,12 @@ const (
 	ModePort = "port"
 )
 
+// ArgsFDEnv names the descriptor on which a guest test binary started
+// before its arguments were known reads them: one JSON array of strings
+// and a newline. In ModePort the init starts Binary (when the command-line
+// config names one) that way before it says Ready.
+const ArgsFDEnv = "ZCSUITE_ARGS_FD"
+
 // Line renders c as the one JSON line the host sends over the port.
 func (c GuestConfig) Line() ([]byte, error) {
 	b, err := json.Marshal(c)

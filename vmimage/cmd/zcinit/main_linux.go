@@ -99,7 +99,16 @@ func run(ev *vmevent.Writer, port io.Reader) int {
 		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no usable %s on the command line: %v", vmevent.CmdlineKey, err)})
 		return 125
 	}
+	var early *suiteProc
 	if cfg.Mode == vmevent.ModePort {
+		if cfg.Binary != "" {
+			// Start the guest test binary now, waiting for its arguments:
+			// a VM resumed from the state saved below skips its start-up
+			// (exec, runtime and package init: most of a second under TCG).
+			if early, err = startSuite(cfg.Binary, nil); err != nil {
+				ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: starting the guest suite early: " + err.Error()})
+			}
+		}
 		// Booted and idle: the host may snapshot the VM from here on, and
 		// every VM restored from it continues by reading its own config.
 		ev.Write(vmevent.Event{Type: vmevent.Ready})
@@ -134,7 +143,7 @@ func run(ev *vmevent.Writer, port io.Reader) int {
 	}
 
 	relayDone := startKmsgRelay(ev)
-	code := runSuite(ev, cfg)
+	code := runSuite(ev, cfg, early)
 	writeKmsg(endMarker)
 	select {
 	case <-relayDone:
@@ -144,18 +153,13 @@ func run(ev *vmevent.Writer, port io.Reader) int {
 	return code
 }
 
-func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
+func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int {
 	if cfg.HungTaskSec > 0 {
 		os.WriteFile("/proc/sys/kernel/hung_task_timeout_secs", []byte(strconv.Itoa(cfg.HungTaskSec)), 0)
 	}
 	timeout := time.Duration(cfg.TimeoutSec) * time.Second
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: pipe: " + err.Error()})
-		return 125
 	}
 	args := append([]string{
 		"--ginkgo.json-report=" + reportPath,
@@ -169,31 +173,31 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig) int {
 		"--ginkgo.fail-on-empty",
 		"--ginkgo.timeout=" + (timeout - 5*time.Second).String(),
 	}, cfg.Args...)
-	cmd := exec.Command(cfg.Binary, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Dir = "/tmp"
-	cmd.Env = append(os.Environ(), "ZCSUITE_EVENT_FD=3", "HOME=/tmp", "TMPDIR=/tmp", "PATH=/zcsuite:/bin:/sbin",
-		// Under TCG a garbage collection costs tens of times what it does
-		// natively: collect only when the heap nears a limit the 1 GiB
-		// guest can afford.
-		"GOGC=off", "GOMEMLIMIT=320MiB",
-		// Preemption signals every 10 ms cost an emulated signal delivery
-		// with the whole vector state each; the specs need no preemption.
-		"GODEBUG=asyncpreemptoff=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: start guest suite: " + err.Error()})
-		ev.Write(vmevent.Event{Type: vmevent.Exit, Code: 125, Message: err.Error()})
-		return 125
+	proc := early
+	if proc != nil && proc.binary == cfg.Binary {
+		if err := proc.sendArgs(args); err != nil {
+			ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: the early guest suite did not take its arguments (" + err.Error() + "); starting it again"})
+			proc.kill()
+			proc = nil
+		}
+	} else if proc != nil {
+		proc.kill()
+		proc = nil
 	}
-	pw.Close()
+	if proc == nil {
+		var err error
+		if proc, err = startSuite(cfg.Binary, args); err != nil {
+			ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: start guest suite: " + err.Error()})
+			ev.Write(vmevent.Event{Type: vmevent.Exit, Code: 125, Message: err.Error()})
+			return 125
+		}
+	}
+	cmd := proc.cmd
 	relayed := make(chan struct{})
 	go func() {
 		defer close(relayed)
-		relaySpecEvents(ev, pr)
+		relaySpecEvents(ev, proc.events)
 	}()
 
 	waited := make(chan error, 1)
@@ -269,6 +273,81 @@ func writeKmsg(s string) {
 	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
 		f.WriteString(s + "\n")
 		f.Close()
+	}
+}
+
+// suiteProc is the running guest test binary.
+type suiteProc struct {
+	binary string
+	cmd    *exec.Cmd
+	// events is the read end of the spec events pipe (its fd 3).
+	events *os.File
+	// args is the write end of the pipe its arguments come through (its
+	// fd 4) when it was started before they were known.
+	args *os.File
+}
+
+// startSuite starts the guest test binary with args, or, for nil args,
+// waiting for them on a pipe (see vmevent.ArgsFDEnv).
+func startSuite(binary string, args []string) (*suiteProc, error) {
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer evW.Close()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{evW}
+	cmd.Dir = "/tmp"
+	cmd.Env = append(os.Environ(), "ZCSUITE_EVENT_FD=3", "HOME=/tmp", "TMPDIR=/tmp", "PATH=/zcsuite:/bin:/sbin",
+		// Under TCG a garbage collection costs tens of times what it does
+		// natively: collect only when the heap nears a limit the 1 GiB
+		// guest can afford.
+		"GOGC=off", "GOMEMLIMIT=320MiB",
+		// Preemption signals every 10 ms cost an emulated signal delivery
+		// with the whole vector state each; the specs need no preemption.
+		"GODEBUG=asyncpreemptoff=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &suiteProc{binary: binary, cmd: cmd, events: evR}
+	var argsR *os.File
+	if args == nil {
+		if argsR, p.args, err = os.Pipe(); err != nil {
+			evR.Close()
+			return nil, err
+		}
+		defer argsR.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, argsR)
+		cmd.Env = append(cmd.Env, vmevent.ArgsFDEnv+"=4")
+	}
+	if err := cmd.Start(); err != nil {
+		evR.Close()
+		if p.args != nil {
+			p.args.Close()
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// sendArgs hands an early-started binary its arguments.
+func (p *suiteProc) sendArgs(args []string) error {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	_, err = p.args.Write(append(b, '\n'))
+	if cerr := p.args.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (p *suiteProc) kill() {
+	unix.Kill(-p.cmd.Process.Pid, unix.SIGKILL)
+	p.cmd.Wait()
+	p.events.Close()
+	if p.args != nil {
+		p.args.Close()
 	}
 }
 
