@@ -335,6 +335,19 @@ func ReproCommand(opts ...Option) (string, error) {
 	return shellQuote(append([]string{c.Binary}, c.args("file,id=zcev,path=events.jsonl", "")...)), nil
 }
 
+// MachineArgs is the argument vector of the configured VM with the
+// kernel and initramfs paths and the socket paths left out: what a saved
+// VM state depends on besides the files' contents.
+func MachineArgs(opts ...Option) ([]string, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.Incoming, c.QMP = "", false
+	c.Kernel, c.Initramfs = "KERNEL", "INITRAMFS"
+	return c.args("socket,id=zcev,path=SOCKET", ""), nil
+}
+
 // Send writes b to the guest over the event port.
 func (vm *VM) Send(b []byte) error {
 	select {

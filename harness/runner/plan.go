@@ -19,7 +19,9 @@ import (
 // vmJob is one VM of a run: a shard of the non-destructive specs, or one
 // destructive spec.
 type vmJob struct {
-	name    string
+	name string
+	// spec is a destructive VM's one spec.
+	spec    string
 	args    []string
 	timeout time.Duration
 	// est is the expected guest time in seconds (from earlier runs).
@@ -87,7 +89,7 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 		}
 	}
 	for i, s := range destructive {
-		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
+		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), spec: s, args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
 	}
 	sort.SliceStable(p.destructive, func(i, j int) bool { return p.destructive[i].est > p.destructive[j].est })
 	p.lanes = max(len(p.shards), min(lanes, len(p.destructive)))

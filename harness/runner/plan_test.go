@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 )
 
@@ -119,5 +122,32 @@ func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
 	a.invalidate()
 	if _, ok := a.load(); ok {
 		t.Fatal("invalidated state still loads")
+	}
+}
+
+func TestABIGateSkipNeedsTheSameGateInAFinishedVM(t *testing.T) {
+	j := vmJob{name: "destructive-3", spec: "kmbuf: wedges", order: 5}
+	kmbufLabels := []string{labels.ABIKmbuf, labels.Destructive}
+	gate := "-zcsuite.abi=auto: io_uring kernel-managed buffer rings: not supported by this kernel"
+	done := map[int]report.VMRun{0: {Name: "main-1", Verdict: &verdict.Run{Specs: []verdict.Spec{
+		{Name: "upstream spec", Labels: []string{labels.ABIUpstream}, Outcome: verdict.Pass},
+		{Name: "kmbuf probe skip", Labels: []string{labels.ABIKmbuf}, Outcome: verdict.Skip, Message: "some other reason"},
+	}}}}
+	if _, ok := abiGateSkip(j, kmbufLabels, done); ok {
+		t.Fatal("skipped without a spec skipped at the ABI gate")
+	}
+	done[1] = report.VMRun{Name: "main-2", Verdict: &verdict.Run{Specs: []verdict.Spec{
+		{Name: "kmbuf spec", Labels: []string{labels.ABIKmbuf}, Outcome: verdict.Skip, Message: gate},
+	}}}
+	if _, ok := abiGateSkip(j, []string{labels.ABIUpstream, labels.Destructive}, done); ok {
+		t.Fatal("an upstream spec was skipped because kmbuf specs were")
+	}
+	vr, ok := abiGateSkip(j, kmbufLabels, done)
+	if !ok {
+		t.Fatal("not skipped although main-2 met the same ABI gate")
+	}
+	s := vr.Verdict.Specs[0]
+	if vr.Name != "destructive-3" || s.Name != j.spec || s.Outcome != verdict.Skip || !strings.Contains(s.Reason, gate) || !strings.Contains(s.Reason, "main-2") {
+		t.Fatalf("verdict %+v", vr.Verdict)
 	}
 }

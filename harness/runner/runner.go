@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -342,13 +343,14 @@ func (r *runState) run(ctx context.Context) error {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
 	}
 	var destructive, mainSpecs []string
+	var dLabels map[string][]string
 	var dErr, mErr error
 	var listed sync.WaitGroup
 	if c.Destructive && !c.Bench {
 		listed.Add(1)
 		go func() {
 			defer listed.Done()
-			destructive, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+			destructive, dLabels, dErr = listSpecLabels(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
 		}()
 	}
 	mainSpecs, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
@@ -386,13 +388,19 @@ func (r *runState) run(ctx context.Context) error {
 	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
 
 	// 6. The VMs, lane by lane, the lanes concurrently.
-	if c.Snapshots {
+	// A kernel built from a tree changes with every commit: its state is
+	// worth saving only for the VMs of this run that start after the
+	// first ones.
+	if c.Snapshots && (k.Source != "tree" || len(plan.shards)+len(plan.destructive) > plan.lanes) {
 		qv, err := qemu.Version()
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUntestable, err)
 		}
-		r.snap = newSnapshotStore(c.CacheDir, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "accel "+accel,
-			fmt.Sprintf("smp %d mem %d", c.SMP, c.MemoryMB), "cmdline "+strings.Join(r.cmdline(), " "))
+		machine, err := qemu.MachineArgs(r.machineOpts(k, img, accel)...)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUntestable, err)
+		}
+		r.snap = newSnapshotStore(c.CacheDir, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
 	}
 	results := make(map[int]report.VMRun)
 	var (
@@ -424,8 +432,18 @@ func (r *runState) run(ctx context.Context) error {
 				if stop {
 					return
 				}
-				if strings.HasPrefix(j.name, "destructive") {
-					r.logf("destructive spec in its own VM %s: %s", j.name, strings.TrimPrefix(j.args[0], "--ginkgo.focus="))
+				if j.spec != "" {
+					mu.Lock()
+					vr, ok := abiGateSkip(j, dLabels[j.spec], results)
+					if ok {
+						results[j.order] = *vr
+					}
+					mu.Unlock()
+					if ok {
+						r.logf("  %-8s %s (%s)", "SKIPPED", j.spec, vr.Verdict.Specs[0].Reason)
+						continue
+					}
+					r.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
 				}
 				vr, err := r.boot(ctx, j.name, k, img, accel, j.args, known, j.timeout)
 				mu.Lock()
@@ -463,6 +481,50 @@ func (r *runState) run(ctx context.Context) error {
 	}
 	r.finish()
 	return nil
+}
+
+// abiGateSkip returns a SKIP verdict for a destructive spec, without
+// booting its VM, when a finished VM of this run skipped a spec of the same
+// ABI profile label at the ABI gate (its message starts with
+// "-zcsuite.abi=" or "ABI profile "): the gate depends only on the kernel
+// and -abi, so the destructive spec would skip the same way, and a VM
+// costs seconds.
+func abiGateSkip(j vmJob, specLabels []string, done map[int]report.VMRun) (*report.VMRun, bool) {
+	var abi string
+	for _, l := range specLabels {
+		if l == labels.ABIKmbuf || l == labels.ABIUpstream {
+			abi = l
+		}
+	}
+	if abi == "" {
+		return nil, false
+	}
+	orders := make([]int, 0, len(done))
+	for o := range done {
+		orders = append(orders, o)
+	}
+	sort.Ints(orders)
+	for _, o := range orders {
+		run := done[o]
+		if run.Verdict == nil {
+			continue
+		}
+		for _, s := range run.Verdict.Specs {
+			if s.Outcome != verdict.Skip || !slices.Contains(s.Labels, abi) ||
+				!(strings.HasPrefix(s.Message, "-zcsuite.abi=") || strings.HasPrefix(s.Message, "ABI profile ")) {
+				continue
+			}
+			why := s.Message + " (the ABI gate as VM " + run.Name + " met it; this destructive spec's VM was not booted)"
+			v := &verdict.Run{
+				Specs:        []verdict.Spec{{Seq: 1, Name: j.spec, Labels: specLabels, GuestState: "skipped", Message: s.Message, Outcome: verdict.Skip, Reason: why}},
+				Outcome:      verdict.Skip,
+				Reason:       "every spec was skipped",
+				GuestStarted: true,
+			}
+			return &report.VMRun{Name: j.name, Verdict: v}, true
+		}
+	}
+	return nil, false
 }
 
 func (r *runState) finish() {
@@ -532,6 +594,19 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 	return vr, err
 }
 
+// traceEvents ($ZCSUITE_TRACE=1) logs every guest event but kernel log
+// lines with its time since the VM's QEMU started: where a VM's seconds go.
+var traceEvents = os.Getenv("ZCSUITE_TRACE") == "1"
+
+// machineOpts is the VM every run of k boots.
+func (r *runState) machineOpts(k *kernel.Kernel, img *vmimage.Image, accel string) []qemu.Option {
+	return []qemu.Option{
+		qemu.WithKernel(k.Image), qemu.WithInitramfs(img.Path), qemu.WithAccel(accel),
+		qemu.WithSMP(r.c.SMP), qemu.WithMemory(r.c.MemoryMB),
+		qemu.WithAppend(r.cmdline()...),
+	}
+}
+
 // cmdline is the guest's whole command line: the same for every VM of a
 // kernel, so that one saved state serves them all (each VM's own config
 // goes over the event port).
@@ -560,6 +635,9 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	onEvent := func(e vmevent.Event) {
 		mu.Lock()
 		defer mu.Unlock()
+		if traceEvents && e.Type != vmevent.Kmsg {
+			r.logf("  trace %s +%.3fs %s %s%s", name, time.Since(start).Seconds(), e.Type, e.Name, e.Spec)
+		}
 		switch e.Type {
 		case vmevent.Report:
 			ginkgo = e.Data
@@ -596,13 +674,9 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 			r.logf("  %s | %s", name, l)
 		}
 	}
-	opts := []qemu.Option{
-		qemu.WithKernel(k.Image), qemu.WithInitramfs(img.Path), qemu.WithAccel(accel),
-		qemu.WithSMP(c.SMP), qemu.WithMemory(c.MemoryMB),
-		qemu.WithAppend(r.cmdline()...),
-		qemu.WithTimeout(timeout + 10*time.Second),
-		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole),
-	}
+	opts := append(r.machineOpts(k, img, accel),
+		qemu.WithTimeout(timeout+10*time.Second),
+		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
 	var restored *snapshotMeta
 	if r.snap != nil {
 		if m, ok := r.snap.load(); ok {
@@ -769,9 +843,15 @@ func hostKey() string {
 // listSpecs dry-runs the guest binary on the host to list the specs a
 // filter selects.
 func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, error) {
+	names, _, err := listSpecLabels(ctx, guestTest, filter, focus)
+	return names, err
+}
+
+// listSpecLabels is listSpecs with each spec's labels.
+func listSpecLabels(ctx context.Context, guestTest, filter, focus string) ([]string, map[string][]string, error) {
 	dir, err := os.MkdirTemp("", "zcsuite-dry-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "dry.json")
@@ -784,21 +864,23 @@ func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, 
 	msg, err := cmd.CombinedOutput()
 	b, rerr := os.ReadFile(out)
 	if rerr != nil {
-		return nil, fmt.Errorf("listing guest specs: %v: %s", err, strings.TrimSpace(string(msg)))
+		return nil, nil, fmt.Errorf("listing guest specs: %v: %s", err, strings.TrimSpace(string(msg)))
 	}
 	var reps []types.Report
 	if err := json.Unmarshal(b, &reps); err != nil {
-		return nil, fmt.Errorf("listing guest specs: %w", err)
+		return nil, nil, fmt.Errorf("listing guest specs: %w", err)
 	}
 	var names []string
+	lbl := map[string][]string{}
 	for _, rep := range reps {
 		for _, s := range rep.SpecReports {
 			if s.LeafNodeType == types.NodeTypeIt && s.State != types.SpecStateSkipped && s.State != types.SpecStatePending {
 				names = append(names, s.FullText())
+				lbl[s.FullText()] = s.Labels()
 			}
 		}
 	}
-	return names, nil
+	return names, lbl, nil
 }
 
 func resolveKernel(ctx context.Context, c *Config, logf func(string, ...any)) (*kernel.Kernel, error) {
