@@ -117,6 +117,12 @@ var _ = Describe("unregister: zero-copy slots are emptied when the request ends"
 		r.setup(ctx, r.layout(ringtest.PoolMode, true, 1))
 		scratch := r.scratch()
 		const rounds = 3
+		// The client writes round i+1 only once round i's probe is done:
+		// a WRITE sent as soon as the COMMIT completed the previous one
+		// could reach the re-armed entry, and fill its slot, between the
+		// COMMIT and the probe of the same submit.
+		next := make(chan struct{}, rounds)
+		DeferCleanup(func() { close(next) }) // a failed round must not leave the client waiting
 		cl := r.clients.Go(0, func() error {
 			fd, err := unix.Open(r.path(zcPrefix+"unreg-reuse"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
 			if err != nil {
@@ -124,6 +130,9 @@ var _ = Describe("unregister: zero-copy slots are emptied when the request ends"
 			}
 			defer unix.Close(fd)
 			for i := range rounds {
+				if i > 0 {
+					<-next
+				}
 				if _, err := unix.Pwrite(fd, pattern(4096, byte(20+i)), int64(i)*4096); err != nil {
 					return fmt.Errorf("round %d: %w", i, err)
 				}
@@ -151,6 +160,7 @@ var _ = Describe("unregister: zero-copy slots are emptied when the request ends"
 				return err
 			})).To(Succeed())
 			Expect(probe).To(HaveExactElements(MatchError(unix.EFAULT)), "round %d", i)
+			next <- struct{}{}
 		}
 		r.serveClient(ctx, cl)
 		Expect(cl.Err()).To(Succeed())
