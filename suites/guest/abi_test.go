@@ -230,7 +230,7 @@ func openFDCount() int {
 	return len(ents)
 }
 
-var _ = Describe("ABI profile", Label(labels.Env), func() {
+var _ = Describe("ABI profile", Label(labels.Env), prioBasics, func() {
 	// catches: auto misfiring, i.e. picking a kmbuf profile on a mainline
 	// kernel (opcode 37 is IORING_REGISTER_BPF_FILTER from 7.2 on), or
 	// missing the 7.46 ABI a 7.3 kernel states.

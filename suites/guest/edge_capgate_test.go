@@ -18,7 +18,7 @@ const nobody = 65534
 // Edge case (a), ABI doc §4.a: FUSE_URING_ZERO_COPY in ADD_QUEUE needs
 // CAP_SYS_ADMIN (capable(), i.e. the effective set of the credentials the
 // command runs with); nothing else in the feature does.
-var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labels.CapGate, labels.ABIUpstream), func() {
+var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labels.CapGate, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

@@ -19,7 +19,7 @@ const poison = 0xee
 // 288-byte header buffer at fixed offsets; payloads in the entry's
 // payload buffer or at pool base + offset; registered pools are named by
 // IORING_URING_CMD_FIXED + buf_index.
-var _ = Describe("header-offset: where headers and payloads are placed", Label(labels.HeaderOffset, labels.ABIUpstream), func() {
+var _ = Describe("header-offset: where headers and payloads are placed", Label(labels.HeaderOffset, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

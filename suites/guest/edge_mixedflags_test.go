@@ -14,7 +14,7 @@ import (
 // Edge case (c), ABI doc §4.c: a queue's zero_copy is fixed at creation
 // and its payload mode (per-entry or pool) by the first ADD_BUFPOOL or
 // successful REGISTER; commands that contradict them are refused.
-var _ = Describe("mixed-flags: queue modes and the commands that contradict them", Label(labels.MixedFlags, labels.ABIUpstream), func() {
+var _ = Describe("mixed-flags: queue modes and the commands that contradict them", Label(labels.MixedFlags, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

@@ -17,7 +17,7 @@ import (
 // Edge case (e), ABI doc §2.4, §4.e: payload_sz at delivery counts the
 // in-payload bytes (zero-copied WRITE data included); at commit it counts
 // the reply's out-argument bytes, and the kernel checks it.
-var _ = Describe("payload-sz: payload_sz at delivery and at commit", Label(labels.PayloadSz, labels.ABIUpstream), func() {
+var _ = Describe("payload-sz: payload_sz at delivery and at commit", Label(labels.PayloadSz, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

@@ -18,7 +18,7 @@ import (
 
 // Edge case (b), ABI doc §4.b: "queue depth" is the number of REGISTERed
 // entries per qid; indexes are qids, zero-copy slots and pool sizes.
-var _ = Describe("queue-depth: entries per queue, qid and slot indexes, pool sizes", Label(labels.QueueDepth, labels.ABIUpstream), func() {
+var _ = Describe("queue-depth: entries per queue, qid and slot indexes, pool sizes", Label(labels.QueueDepth, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {
@@ -306,7 +306,7 @@ func isLookupOf(name string) func(*ringtest.Entry) bool {
 // the request with EFAULT instead. These specs assert the non-crashing
 // behaviour (refused at once, or EFAULT for the client); each crashes the
 // 7.3-rc7 kernel, so each runs in its own VM (fixtures/expectations).
-var _ = Describe("queue-depth: NULL payload buffers (H1)", Label(labels.QueueDepth, labels.ABIUpstream, labels.Destructive), func() {
+var _ = Describe("queue-depth: NULL payload buffers (H1)", Label(labels.QueueDepth, labels.ABIUpstream, labels.Destructive), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

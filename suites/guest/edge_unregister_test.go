@@ -18,7 +18,7 @@ import (
 // pages only while the server holds the request. Every path that ends the
 // request must empty it; the consequence is checked with fixed I/O on the
 // slot (EFAULT once empty, ABI doc §8).
-var _ = Describe("unregister: zero-copy slots are emptied when the request ends", Label(labels.Unregister, labels.ABIUpstream), func() {
+var _ = Describe("unregister: zero-copy slots are emptied when the request ends", Label(labels.Unregister, labels.ABIUpstream), prioEdge, func() {
 	var r *rig
 
 	BeforeEach(func(ctx SpecContext) {

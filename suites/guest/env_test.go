@@ -11,7 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/suites/labels"
 )
 
-var _ = Describe("environment", Label(labels.Env), func() {
+var _ = Describe("environment", Label(labels.Env), prioBasics, func() {
 	It("runs the kernel the host booted", func() {
 		var uts unix.Utsname
 		Expect(unix.Uname(&uts)).To(Succeed())

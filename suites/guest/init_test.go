@@ -40,7 +40,7 @@ func startDevFuse(ctx context.Context, cfg zcserver.Config) *zcserver.Server {
 	return srv
 }
 
-var _ = Describe("FUSE_INIT negotiation", Label(labels.Init), func() {
+var _ = Describe("FUSE_INIT negotiation", Label(labels.Init), prioBasics, func() {
 	var (
 		srv  *zcserver.Server
 		info protocol.InitInfo

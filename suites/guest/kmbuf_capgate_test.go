@@ -34,7 +34,7 @@ func (r *kmRig) headers(qid int, qd uint16) []byte {
 // Edge case (a), §5 a: a REGISTER that creates a zero-copy queue needs
 // capable(CAP_SYS_ADMIN) of the credentials it runs with; the refusal is
 // EINVAL (not EPERM) and drops the kmbuf pin; nothing else is gated.
-var _ = Describe("cap-gate: kmbuf zero copy needs CAP_SYS_ADMIN at queue creation", Label(labels.CapGate, labels.ABIKmbuf), func() {
+var _ = Describe("cap-gate: kmbuf zero copy needs CAP_SYS_ADMIN at queue creation", Label(labels.CapGate, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {

@@ -47,7 +47,7 @@ func checkSlots(hdrs []byte, depth int, used map[uint16]bool) {
 // Edge case (d), §5 d and §3.3: the headers buffer sits at table index QD
 // with zero copy and at index 0 without; entry e's header is at byte
 // e × 288 inside it.
-var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.HeaderOffset, labels.ABIKmbuf), func() {
+var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.HeaderOffset, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {
@@ -162,7 +162,7 @@ var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.H
 // to the entry finds no header buffer, so the kernel parks it: no CQE,
 // the client stays blocked (v2/v3 WARN in fuse_uring_headers_prep). The
 // client may never come back, so the spec runs alone in a disposable VM.
-var _ = Describe("header-offset: kmbuf headers in the wrong slot", Label(labels.HeaderOffset, labels.ABIKmbuf, labels.Destructive), func() {
+var _ = Describe("header-offset: kmbuf headers in the wrong slot", Label(labels.HeaderOffset, labels.ABIKmbuf, labels.Destructive), prioEdge, func() {
 	// catches: a wrong headers index being refused at REGISTER time, or a
 	// request being delivered (or failed) instead of parked; the WARN's
 	// presence per revision.

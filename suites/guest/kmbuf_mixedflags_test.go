@@ -30,7 +30,7 @@ func (r *kmRig) devFuseRequests() uint64 {
 // Edge case (c), §5 c: the mode of a queue is fixed by its creating
 // REGISTER; zero copy needs buf ring; every refused REGISTER sends the
 // connection back to /dev/fuse until the ring is ready.
-var _ = Describe("mixed-flags: kmbuf REGISTER modes must agree per queue", Label(labels.MixedFlags, labels.ABIKmbuf), func() {
+var _ = Describe("mixed-flags: kmbuf REGISTER modes must agree per queue", Label(labels.MixedFlags, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {

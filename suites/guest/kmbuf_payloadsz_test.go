@@ -63,7 +63,7 @@ func (r *kmRig) commit(ctx SpecContext, e *kmbufring.Entry) {
 
 // Edge case (e), §5 e and §3.4: payload_sz of zero-copied requests counts
 // the page data that is not in the kmbuf buffer.
-var _ = Describe("payload-sz: kmbuf payload_sz accounting", Label(labels.PayloadSz, labels.ABIKmbuf), func() {
+var _ = Describe("payload-sz: kmbuf payload_sz accounting", Label(labels.PayloadSz, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {

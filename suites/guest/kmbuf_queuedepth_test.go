@@ -15,7 +15,7 @@ import (
 // queue_depth 0 is refused with EINVAL (pin released, no queue);
 // queue_depth means nothing without zero copy and on REGISTERs that do not
 // create the queue.
-var _ = Describe("queue-depth: kmbuf zero copy needs a non-zero queue_depth", Label(labels.QueueDepth, labels.ABIKmbuf), func() {
+var _ = Describe("queue-depth: kmbuf zero copy needs a non-zero queue_depth", Label(labels.QueueDepth, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {

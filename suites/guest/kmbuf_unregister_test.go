@@ -36,7 +36,7 @@ func (r *kmRig) heldWrite(ctx SpecContext, name string) (*kmbufring.Entry, func(
 
 // Edge case (f), §5 f: the page slot of a zero-copied request is emptied
 // when the request ends, on every path, before the client is woken.
-var _ = Describe("unregister: kmbuf page slots are emptied when a request ends", Label(labels.Unregister, labels.ABIKmbuf), func() {
+var _ = Describe("unregister: kmbuf page slots are emptied when a request ends", Label(labels.Unregister, labels.ABIKmbuf), prioEdge, func() {
 	var r *kmRig
 
 	BeforeEach(func(ctx SpecContext) {

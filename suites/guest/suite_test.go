@@ -28,6 +28,15 @@ func TestGuest(t *testing.T) {
 	RunSpecs(t, labels.SuiteDescription)
 }
 
+// Spec order within a VM, so that failures show early: the environment
+// and FUSE_INIT checks first (when they fail, every other spec would, for
+// the same reason), then the edge-case families (each spec a few commands,
+// most in a tenth of a second), then the integrity workloads.
+var (
+	prioBasics = SpecPriority(2)
+	prioEdge   = SpecPriority(1)
+)
+
 // ReportEntryExpectedSplat is the report entry name by which a spec declares
 // a kernel splat it provokes on purpose; the host does not fail the spec for
 // a splat whose title starts with the entry's value.

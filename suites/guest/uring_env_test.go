@@ -11,7 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
-var _ = Describe("environment: io_uring", Label(labels.Env), func() {
+var _ = Describe("environment: io_uring", Label(labels.Env), prioBasics, func() {
 	var ring *uring.Ring
 
 	BeforeEach(func() {
