@@ -629,6 +629,8 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		exited  time.Time
 		// The guest suite's own span: first spec start to last spec end.
 		firstSpec, lastSpec time.Time
+		// guestUptime is the kernel's boot time to Ready.
+		guestUptime time.Duration
 	)
 	ready := make(chan struct{}, 1)
 	start := time.Now()
@@ -643,6 +645,10 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 			ginkgo = e.Data
 			return
 		case vmevent.Ready:
+			var f vmevent.ReadyFacts
+			if json.Unmarshal(e.Data, &f) == nil {
+				guestUptime = time.Duration(f.UptimeNs)
+			}
 			select {
 			case ready <- struct{}{}:
 			default:
@@ -741,6 +747,10 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	mu.Lock()
 	if bootPhase.Name != "" {
 		r.addPhase(bootPhase)
+		if strings.HasPrefix(bootPhase.Name, "boot:") && guestUptime > 0 && guestUptime < bootPhase.Duration {
+			r.addPhase(report.Phase{Name: "qemu-start:" + name, Duration: bootPhase.Duration - guestUptime, Note: "QEMU start, firmware and kernel load (boot: minus the kernel's uptime at Ready)"})
+			r.addPhase(report.Phase{Name: "kernel-boot:" + name, Duration: guestUptime, Note: "kernel start to the guest init waiting for its config (the guest's CLOCK_BOOTTIME)"})
+		}
 		if !hello.IsZero() && !exited.IsZero() {
 			r.addPhase(report.Phase{Name: "suite:" + name, Duration: exited.Sub(hello), Note: "hello to the guest suite's exit"})
 			if !firstSpec.IsZero() && !lastSpec.IsZero() {

@@ -42,6 +42,12 @@ const (
 	Done Type = "done"
 )
 
+// ReadyFacts is the data of a Ready event.
+type ReadyFacts struct {
+	// UptimeNs is the guest's CLOCK_BOOTTIME: the kernel's boot so far.
+	UptimeNs int64 `json:"uptime_ns"`
+}
+
 // Event is one line of the stream. Only the fields a type needs are set.
 type Event struct {
 	Type Type      `json:"type"`

@@ -111,7 +111,7 @@ func run(ev *vmevent.Writer, port io.Reader) int {
 		}
 		// Booted and idle: the host may snapshot the VM from here on, and
 		// every VM restored from it continues by reading its own config.
-		ev.Write(vmevent.Event{Type: vmevent.Ready})
+		ev.Write(vmevent.Event{Type: vmevent.Ready, Data: readyFacts()})
 		line, err := bufio.NewReaderSize(port, 64<<10).ReadBytes('\n')
 		if err != nil {
 			ev.Write(vmevent.Event{Type: vmevent.Log, Text: "zcinit: reading the config line from the port: " + err.Error()})
@@ -274,6 +274,16 @@ func writeKmsg(s string) {
 		f.WriteString(s + "\n")
 		f.Close()
 	}
+}
+
+// readyFacts tells the host how long the kernel took to reach this point
+// (CLOCK_BOOTTIME since the kernel started), so that it can tell QEMU's
+// and the firmware's share of a boot from the kernel's.
+func readyFacts() json.RawMessage {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	b, _ := json.Marshal(vmevent.ReadyFacts{UptimeNs: ts.Nano()})
+	return b
 }
 
 // suiteProc is the running guest test binary.
