@@ -11,6 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
@@ -128,7 +129,7 @@ func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
 func TestABIGateSkipNeedsTheSameGateInAFinishedVM(t *testing.T) {
 	j := vmJob{name: "destructive-3", spec: "kmbuf: wedges", order: 5}
 	kmbufLabels := []string{labels.ABIKmbuf, labels.Destructive}
-	gate := "-zcsuite.abi=auto: io_uring kernel-managed buffer rings: not supported by this kernel"
+	gate := vmevent.ABIGatePrefix + "-zcsuite.abi=auto: io_uring kernel-managed buffer rings: not supported by this kernel"
 	done := map[int]report.VMRun{0: {Name: "main-1", Verdict: &verdict.Run{Specs: []verdict.Spec{
 		{Name: "upstream spec", Labels: []string{labels.ABIUpstream}, Outcome: verdict.Pass},
 		{Name: "kmbuf probe skip", Labels: []string{labels.ABIKmbuf}, Outcome: verdict.Skip, Message: "some other reason"},

@@ -350,10 +350,10 @@ func (r *runState) run(ctx context.Context) error {
 		listed.Add(1)
 		go func() {
 			defer listed.Done()
-			destructive, dLabels, dErr = listSpecLabels(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+			destructive, dLabels, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
 		}()
 	}
-	mainSpecs, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
+	mainSpecs, _, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
 	listed.Wait()
 	if err := errors.Join(dErr, mErr); err != nil {
 		return fmt.Errorf("%w: %v", ErrUntestable, err)
@@ -485,10 +485,9 @@ func (r *runState) run(ctx context.Context) error {
 
 // abiGateSkip returns a SKIP verdict for a destructive spec, without
 // booting its VM, when a finished VM of this run skipped a spec of the same
-// ABI profile label at the ABI gate (its message starts with
-// "-zcsuite.abi=" or "ABI profile "): the gate depends only on the kernel
-// and -abi, so the destructive spec would skip the same way, and a VM
-// costs seconds.
+// ABI profile label at the ABI gate (vmevent.ABIGatePrefix): the gate
+// depends only on the kernel and -abi, so the destructive spec would skip
+// the same way, and a VM costs seconds.
 func abiGateSkip(j vmJob, specLabels []string, done map[int]report.VMRun) (*report.VMRun, bool) {
 	var abi string
 	for _, l := range specLabels {
@@ -511,7 +510,7 @@ func abiGateSkip(j vmJob, specLabels []string, done map[int]report.VMRun) (*repo
 		}
 		for _, s := range run.Verdict.Specs {
 			if s.Outcome != verdict.Skip || !slices.Contains(s.Labels, abi) ||
-				!(strings.HasPrefix(s.Message, "-zcsuite.abi=") || strings.HasPrefix(s.Message, "ABI profile ")) {
+				!strings.HasPrefix(s.Message, vmevent.ABIGatePrefix) {
 				continue
 			}
 			why := s.Message + " (the ABI gate as VM " + run.Name + " met it; this destructive spec's VM was not booted)"
@@ -707,7 +706,6 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
-	var note string
 	var bootPhase report.Phase
 	sendConfig := func() {
 		gc.HostUnixNano = time.Now().UnixNano()
@@ -760,7 +758,7 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 		}
 	}
 	mu.Unlock()
-	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v%s", res.ExitCode, res.SawDone, note))
+	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode}
 	if res.EventErr != nil {
 		end.EventErr = res.EventErr.Error()
@@ -851,14 +849,8 @@ func hostKey() string {
 }
 
 // listSpecs dry-runs the guest binary on the host to list the specs a
-// filter selects.
-func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, error) {
-	names, _, err := listSpecLabels(ctx, guestTest, filter, focus)
-	return names, err
-}
-
-// listSpecLabels is listSpecs with each spec's labels.
-func listSpecLabels(ctx context.Context, guestTest, filter, focus string) ([]string, map[string][]string, error) {
+// filter selects, with each spec's labels.
+func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, map[string][]string, error) {
 	dir, err := os.MkdirTemp("", "zcsuite-dry-")
 	if err != nil {
 		return nil, nil, err

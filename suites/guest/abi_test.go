@@ -185,9 +185,9 @@ func kmbufGate(a *abiState) (kmbuf.Profile, string, error) {
 	case a.err != nil:
 		return kmbuf.Profile{}, "", fmt.Errorf("ABI profile %s: %w", a.requested, a.err)
 	case a.requested == vmevent.ABIUpstream:
-		return kmbuf.Profile{}, "-zcsuite.abi=upstream: the kmbuf series' specs do not apply", nil
+		return kmbuf.Profile{}, vmevent.ABIGatePrefix + "-zcsuite.abi=upstream: the kmbuf series' specs do not apply", nil
 	case a.probeErr != nil && errors.Is(a.probeErr, features.ErrNotSupported):
-		return kmbuf.Profile{}, fmt.Sprintf("-zcsuite.abi=%s: %v", a.requested, a.probeErr), nil
+		return kmbuf.Profile{}, fmt.Sprintf("%s-zcsuite.abi=%s: %v", vmevent.ABIGatePrefix, a.requested, a.probeErr), nil
 	case a.probeErr != nil:
 		return kmbuf.Profile{}, "", fmt.Errorf("kmbuf ring probe: %w", a.probeErr)
 	case a.kmbuf == nil:
@@ -220,7 +220,7 @@ var _ = BeforeEach(func() {
 	a := currentABI()
 	AddReportEntry(vmevent.ReportEntryABI, a.String())
 	if a.err == nil && a.kmbuf != nil && slices.Contains(CurrentSpecReport().Labels(), labels.ABIUpstream) {
-		Skip(fmt.Sprintf("ABI profile %s: the upstream ABI's specs do not apply", a.name))
+		Skip(fmt.Sprintf("%sABI profile %s: the upstream ABI's specs do not apply", vmevent.ABIGatePrefix, a.name))
 	}
 })
 
@@ -324,6 +324,7 @@ var _ = Describe("ABI profile", Label(labels.Env), prioBasics, func() {
 				Expect(skip).To(ContainSubstring(features.KmbufRing.Name), "--abi %s: the skip carries the probe's reason", req)
 				Expect(skip).To(ContainSubstring("EINVAL"))
 			}
+			Expect(skip).To(HavePrefix(vmevent.ABIGatePrefix), "the host recognises a gate skip by its prefix")
 		}
 	}, SpecTimeout(2*time.Minute))
 })

@@ -52,9 +52,8 @@ var integScenarios = []integScenario{
 	{"a 1 MiB file, twice the buffer pool, in single 1 MiB calls", integBeyondPoolRun},
 }
 
-// integSizesRun writes each size at each offset into a truncated file,
-// reopens it (FUSE drops the page cache at open without FOPEN_KEEP_CACHE)
-// and reads the whole file back: zeros up to the offset, then the pattern.
+// integSizesRun writes each size at each offset into a truncated file and
+// reads the whole file back: zeros up to the offset, then the pattern.
 func integSizesRun(ctx context.Context, srv *zcserver.Server, flags int) error {
 	for i, size := range integSizes {
 		offsets := []int64{0, integUnaligned[i%2]}
@@ -70,29 +69,11 @@ func integSizesRun(ctx context.Context, srv *zcserver.Server, flags int) error {
 			want := make([]byte, int(off)+size)
 			integFill(want[off:], seed, off)
 			err := <-integOnThread(-1, func() error {
-				fd, err := integOpen(p, unix.O_CREAT|unix.O_TRUNC|unix.O_RDWR|flags)
+				got, err := integWriteReread(p, flags, want[off:], off, int(off%2))
 				if err != nil {
 					return err
 				}
-				src := integBuf(size, int(off%2))
-				copy(src, want[off:])
-				err = integPwrite(fd, src, off)
-				if cerr := unix.Close(fd); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					return err
-				}
-				if fd, err = integOpen(p, unix.O_RDONLY|flags); err != nil {
-					return err
-				}
-				defer unix.Close(fd)
-				got := integBuf(len(want)+8192, int(off%2))
-				n, err := integPread(fd, got, 0)
-				if err != nil {
-					return err
-				}
-				return integCompare(fmt.Sprintf("%d bytes at offset %d", size, off), got[:n], want)
+				return integCompare(fmt.Sprintf("%d bytes at offset %d", size, off), got, want)
 			})
 			if err != nil {
 				return err
@@ -239,6 +220,39 @@ func integConcurrentRun(ctx context.Context, srv *zcserver.Server) error {
 	return nil
 }
 
+// integWriteReread writes data at off into the truncated file p, closes
+// it, reopens it (FUSE drops the page cache at open without
+// FOPEN_KEEP_CACHE) and reads the whole file back from offset 0. flags (0
+// or O_DIRECT) apply to both opens; shift misaligns both user buffers.
+// Call it on a thread from integOnThread.
+func integWriteReread(p string, flags int, data []byte, off int64, shift int) ([]byte, error) {
+	fd, err := integOpen(p, unix.O_CREAT|unix.O_TRUNC|unix.O_RDWR|flags)
+	if err != nil {
+		return nil, err
+	}
+	src := integBuf(len(data), shift)
+	copy(src, data)
+	err = integPwrite(fd, src, off)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fd, err = integOpen(p, unix.O_RDONLY|flags); err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	// Room past the end: a file longer than written shows up as a
+	// length mismatch, not as a short read.
+	got := integBuf(int(off)+len(data)+8192, shift)
+	n, err := integPread(fd, got, 0)
+	if err != nil {
+		return nil, err
+	}
+	return got[:n], nil
+}
+
 func integBeyondPoolRun(ctx context.Context, srv *zcserver.Server) error {
 	const size = 1<<20 + 12345
 	p := filepath.Join(srv.MountPoint(), "beyond-pool")
@@ -246,29 +260,11 @@ func integBeyondPoolRun(ctx context.Context, srv *zcserver.Server) error {
 	integFill(want, 77, 0)
 	for _, flags := range []int{0, unix.O_DIRECT} {
 		err := <-integOnThread(-1, func() error {
-			fd, err := integOpen(p, unix.O_CREAT|unix.O_TRUNC|unix.O_RDWR|flags)
+			got, err := integWriteReread(p, flags, want, 0, 0)
 			if err != nil {
 				return err
 			}
-			b := integBuf(size, 0)
-			copy(b, want)
-			err = integPwrite(fd, b, 0)
-			if cerr := unix.Close(fd); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if fd, err = integOpen(p, unix.O_RDONLY|flags); err != nil {
-				return err
-			}
-			defer unix.Close(fd)
-			got := integBuf(size+4096, 0)
-			n, err := integPread(fd, got, 0)
-			if err != nil {
-				return err
-			}
-			return integCompare(fmt.Sprintf("flags %#x", flags), got[:n], want)
+			return integCompare(fmt.Sprintf("flags %#x", flags), got, want)
 		})
 		if err != nil {
 			return err

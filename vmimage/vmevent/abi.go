@@ -31,6 +31,13 @@ var ABIProfiles = []string{ABIAuto, ABIUpstream, ABIKmbufV2, ABIKmbufV3, ABIKmbu
 // The host reads the resolved profile of an auto run from it.
 const ReportEntryABI = "abi-profile"
 
+// ABIGatePrefix starts the skip message of a spec that the ABI gate
+// skipped because it belongs to the profile this run does not use. The
+// gate depends only on the kernel and -abi, so the host may decide a spec
+// of the same profile label from one VM's gate skip without booting
+// another VM.
+const ABIGatePrefix = "ABI gate: "
+
 // CheckABI returns an error unless p is one of ABIProfiles.
 func CheckABI(p string) error {
 	for _, v := range ABIProfiles {

@@ -362,19 +362,14 @@ func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQ
 		return nil, fmt.Errorf("kmbufring: submit COMMIT_AND_FETCH: %w", err)
 	}
 	e.state = stateWaiting
+	refused, out, err := t.th.CommitResults(t.ctx, ud, uds)
 	var commitErr error
-	t.th.Reap()
-	if cqe, ok := t.th.Take(func(c uring.CQE) bool { return c.UserData == ud && c.Res < 0 }); ok {
+	if refused != nil {
 		e.state = stateHeld
-		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, cqe.Err())
+		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, refused.Err())
 	}
-	out := make([]uring.CQE, len(uds))
-	for i, u := range uds {
-		cqe, err := t.wait(func(c uring.CQE) bool { return c.UserData == u }, false)
-		if err != nil {
-			return out, errors.Join(commitErr, err)
-		}
-		out[i] = cqe
+	if err != nil {
+		return out, errors.Join(commitErr, err)
 	}
 	return out, commitErr
 }

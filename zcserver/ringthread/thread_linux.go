@@ -84,6 +84,29 @@ func (t *Thread) Wait(ctx context.Context, match func(uring.CQE) bool, stoppable
 	}
 }
 
+// CommitResults collects, after a submit, what a FUSE COMMIT_AND_FETCH
+// with user_data commit and the SQEs queued behind it in the same
+// io_uring_enter (user_data after) completed with. A COMMIT the kernel
+// refuses completes at once with its errno: refused is that CQE. A COMMIT
+// it accepts completes only when the entry's next request arrives, so it
+// is not waited for. The CQEs of after are returned in order (each is
+// waited for with ctx).
+func (t *Thread) CommitResults(ctx context.Context, commit uint64, after []uint64) (refused *uring.CQE, cqes []uring.CQE, err error) {
+	t.Reap()
+	if c, ok := t.Take(func(q uring.CQE) bool { return q.UserData == commit && q.Res < 0 }); ok {
+		refused = &c
+	}
+	cqes = make([]uring.CQE, len(after))
+	for i, u := range after {
+		c, err := t.Wait(ctx, func(q uring.CQE) bool { return q.UserData == u }, false)
+		if err != nil {
+			return refused, cqes, err
+		}
+		cqes[i] = c
+	}
+	return refused, cqes, nil
+}
+
 // FixedSQE prepares (without submitting) a READ_FIXED (read) or
 // WRITE_FIXED of n bytes between fd at fileOff and offset bufOff of
 // fixed-buffer slot, with a fresh OpUserData; for a slot holding a
