@@ -23,6 +23,10 @@ const (
 	Hang      Outcome = "HANG"
 	Panic     Outcome = "PANIC"
 	Crash     Outcome = "CRASH"
+	// NotRun is a spec that was planned but never started: the run was
+	// interrupted, or its VM hit its deadline or died before reaching it.
+	// Its Reason says which. It is not a verdict on the kernel.
+	NotRun Outcome = "NOT-RUN"
 	// Untested is the run-level outcome when the kernel could not be
 	// tested at all.
 	Untested Outcome = "UNTESTED"
