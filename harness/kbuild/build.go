@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zcsuite/zcsuite/harness/cachelock"
+
 	"github.com/zcsuite/zcsuite/harness/kernel"
 )
 
@@ -152,9 +154,9 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 		return nil, err
 	}
 	os.WriteFile(filepath.Join(b.dir, ".zcsuite-tree"), []byte(tree+"\n"), 0o644)
-	unlock, err := flock(filepath.Join(b.dir, ".zcsuite-lock"))
+	unlock, err := cachelock.Lock(ctx, filepath.Join(b.dir, ".zcsuite-lock"), c.logf)
 	if err != nil {
-		return nil, fmt.Errorf("kbuild: lock %s: %w", b.dir, err)
+		return nil, fmt.Errorf("kbuild: %w", err)
 	}
 	defer unlock()
 
@@ -472,6 +474,10 @@ func (b *builder) make(ctx context.Context, target, logName string) error {
 	if b.c.ccache && os.Getenv("CCACHE_DIR") == "" {
 		cmd.Env = append(cmd.Env, "CCACHE_DIR="+filepath.Join(b.c.cacheDir, "ccache"))
 	}
+	// make and its compilers form their own process group, and a cancelled
+	// build (a signal to zcsuite) stops the whole group, not only make.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -602,16 +608,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-func flock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }

@@ -12,8 +12,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/zcsuite/zcsuite/harness/cachelock"
 )
 
 // DebianSources are the suites searched, newest first. The 7.3 kernels are
@@ -79,22 +80,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// lock takes an exclusive flock on the apt directory for the process.
-func (a *Apt) lock() (func(), error) {
-	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(a.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // prepare writes the private configuration and refreshes stale lists.
@@ -197,9 +182,9 @@ func openApt(ctx context.Context, cacheDir string, logf func(string, ...any)) (*
 		}
 	}
 	a := &Apt{Dir: filepath.Join(cacheDir, "apt"), Logf: logf}
-	unlock, err := a.lock()
+	unlock, err := cachelock.Lock(ctx, filepath.Join(a.Dir, "lock"), logf)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: lock %s: %v", ErrFetch, a.Dir, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrFetch, err)
 	}
 	if err := a.prepare(ctx); err != nil {
 		unlock()

@@ -10,7 +10,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/zcsuite/zcsuite/harness/cachelock"
 )
 
 // BuildDeps are the Debian packages a host needs to build a kernel tree
@@ -62,7 +63,7 @@ func FetchSource(ctx context.Context, version, cacheDir string, logf func(string
 	// Unpack under the source's own lock, so the apt lock is not held for
 	// the minute this takes.
 	root := filepath.Dir(src.Tree)
-	unlock, err := flockPath(root + ".lock")
+	unlock, err := cachelock.Lock(ctx, root+".lock", logf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
 	}
@@ -178,22 +179,6 @@ func unpackedSources(cacheDir, pkg string) []*Source {
 func complete(root string) bool {
 	_, err := os.Stat(filepath.Join(root, ".complete"))
 	return err == nil
-}
-
-// flockPath takes an exclusive flock on path (created if missing).
-func flockPath(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func contains(list []string, s string) bool {

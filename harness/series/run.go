@@ -11,8 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/zcsuite/zcsuite/harness/cachelock"
 
 	"github.com/zcsuite/zcsuite/harness/kernel"
 )
@@ -126,7 +127,7 @@ func Worktree(ctx context.Context, tree, cacheDir string) (string, func(), error
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", nil, err
 	}
-	unlock, err := lockFile(filepath.Join(base, "lock"))
+	unlock, err := cachelock.Lock(ctx, filepath.Join(base, "lock"), nil)
 	if err != nil {
 		return "", nil, err
 	}
@@ -238,16 +239,4 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimRight(string(out), "\n"), nil
-}
-
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
