@@ -60,9 +60,14 @@ var (
 
 // bzImage header facts (Documentation/arch/x86/boot.rst): the "HdrS" magic
 // at 0x202 and the kernel_version pointer at 0x20e, relative to 0x200.
+// setup_sects (0x1f1, 0 meaning 4) and syssize (0x1f4, in 16-byte units)
+// give the size of the real-mode setup and of the protected-mode payload:
+// a file shorter than their sum was cut short.
 const (
-	hdrMagicOff   = 0x202
-	hdrVersionOff = 0x20e
+	hdrSetupSectsOff = 0x1f1
+	hdrSysSizeOff    = 0x1f4
+	hdrMagicOff      = 0x202
+	hdrVersionOff    = 0x20e
 )
 
 // FromPath checks that path is a bzImage and describes it.
@@ -82,6 +87,9 @@ func FromPath(path string) (*Kernel, error) {
 	banner, err := readBanner(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotKernel, path, err)
+	}
+	if want, err := imageSize(f); err == nil && st.Size() < want {
+		return nil, fmt.Errorf("%w: %s is cut short: %d bytes, its boot header says %d", ErrNotKernel, path, st.Size(), want)
 	}
 	sum, err := fileSHA256(path)
 	if err != nil {
@@ -110,6 +118,21 @@ func readBanner(r io.ReaderAt) (string, error) {
 		buf = buf[:i]
 	}
 	return strings.TrimSpace(string(buf)), nil
+}
+
+// imageSize is the size a bzImage's boot header promises: the boot
+// sector, the setup sectors and the payload.
+func imageSize(r io.ReaderAt) (int64, error) {
+	hdr := make([]byte, 0x200)
+	if _, err := r.ReadAt(hdr, 0); err != nil {
+		return 0, err
+	}
+	setup := int64(hdr[hdrSetupSectsOff])
+	if setup == 0 {
+		setup = 4
+	}
+	sys := int64(binary.LittleEndian.Uint32(hdr[hdrSysSizeOff:]))
+	return (setup+1)*512 + sys*16, nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -2,10 +2,12 @@ package kernel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,6 +45,26 @@ func TestFromPathHeader(t *testing.T) {
 	}
 	if k.Release() != "7.3.0-rc7-zc" || len(k.SHA256) != 64 || k.Source != "path" {
 		t.Fatalf("got %+v", k)
+	}
+}
+
+// TestFromPathCutShort gives an image whose boot header promises more
+// bytes than the file has (a copy interrupted at 1 MB): not a kernel,
+// refused before anything boots.
+func TestFromPathCutShort(t *testing.T) {
+	img := make([]byte, 0x1000)
+	copy(img[hdrMagicOff:], "HdrS")
+	img[hdrSetupSectsOff] = 1
+	binary.LittleEndian.PutUint32(img[hdrSysSizeOff:], 0x100) // 4 KiB of payload after 1 KiB of setup
+	p := filepath.Join(t.TempDir(), "bzImage")
+	os.WriteFile(p, img, 0o644)
+	_, err := FromPath(p)
+	if !errors.Is(err, ErrNotKernel) || !strings.Contains(err.Error(), "cut short: 4096 bytes, its boot header says 5120") {
+		t.Fatalf("got %v", err)
+	}
+	os.WriteFile(p, append(img, make([]byte, 1024)...), 0o644)
+	if _, err := FromPath(p); err != nil {
+		t.Fatalf("whole image refused: %v", err)
 	}
 }
 
