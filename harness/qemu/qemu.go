@@ -290,7 +290,11 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 	}
 	vm := &VM{cfg: cfg, cmd: cmd, dir: dir, ln: ln, exited: make(chan struct{}), connReady: make(chan struct{}), qmpPath: qmpPath}
 	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr, onLine: cfg.OnStderr}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// QEMU gets its own process group, so that a terminal's Ctrl-C (sent
+	// to the whole foreground group) reaches only zcsuite, which then
+	// stops every VM itself and reports why; and it dies with zcsuite if
+	// zcsuite is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	vm.res.Repro = shellQuote(append([]string{cfg.Binary}, args...))
 	vm.start = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -437,12 +441,16 @@ func (vm *VM) readEvents() {
 	defer conn.Close()
 	vm.conn = conn
 	close(vm.connReady)
-	// Unblock the reader once QEMU is gone.
+	// Once QEMU is gone the socket ends in EOF after the last event it
+	// carried: read to there, however long a loaded host takes to get
+	// through what is buffered. Only a socket that stays silent for
+	// drainIdle after QEMU's exit is given up.
 	go func() {
+		// A read blocked when QEMU exits gets the drain deadline too.
 		<-vm.exited
-		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		conn.SetReadDeadline(time.Now().Add(drainIdle))
 	}()
-	rd := vmevent.NewReader(conn)
+	rd := vmevent.NewReader(drainReader{conn: conn, exited: vm.exited})
 	for {
 		e, err := rd.Next()
 		if err != nil {
@@ -460,11 +468,38 @@ func (vm *VM) readEvents() {
 			vm.mu.Lock()
 			vm.res.SawDone, vm.res.GuestCode = true, e.Code
 			vm.mu.Unlock()
+			// The whole stream is read: the guest may power off.
+			go func() {
+				conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				conn.Write([]byte(vmevent.DoneAck))
+			}()
 		}
 		if vm.cfg.OnEvent != nil {
 			vm.cfg.OnEvent(e)
 		}
 	}
+}
+
+// drainIdle is how long the event socket may stay silent after QEMU has
+// exited before the reader gives up on its EOF.
+const drainIdle = 30 * time.Second
+
+// drainReader reads the event socket. While QEMU runs a read blocks as
+// long as it must; after QEMU's exit each read is given drainIdle from its
+// own start, so a deadline set at the exit can never expire on data that
+// is already buffered while a loaded host is slow to get to it.
+type drainReader struct {
+	conn   net.Conn
+	exited <-chan struct{}
+}
+
+func (d drainReader) Read(p []byte) (int, error) {
+	select {
+	case <-d.exited:
+		d.conn.SetReadDeadline(time.Now().Add(drainIdle))
+	default:
+	}
+	return d.conn.Read(p)
 }
 
 func (vm *VM) setEventErr(err error) {

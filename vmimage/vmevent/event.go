@@ -42,6 +42,20 @@ const (
 	Done Type = "done"
 )
 
+// DoneAck is the line the host writes back on the port once it has read a
+// Done event. A guest whose host talks on the port (ModePort) powers off
+// only after it, or after DoneAckWait: QEMU drops what it has not yet
+// passed to its socket when the guest powers off, and under load that
+// was the end of the stream, Done included.
+const DoneAck = "zcsuite-done-ack\n"
+
+// GuestDeadlineCode is the guest suite's exit code (in the Exit and Done
+// events) when it was stopped at its deadline.
+const GuestDeadlineCode = 124
+
+// DoneAckWait bounds the guest's wait for DoneAck.
+const DoneAckWait = 2 * time.Minute
+
 // ReadyFacts is the data of a Ready event.
 type ReadyFacts struct {
 	// UptimeNs is the guest's CLOCK_BOOTTIME: the kernel's boot so far.

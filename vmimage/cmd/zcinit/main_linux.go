@@ -32,11 +32,11 @@ func main() {
 	setupMounts()
 	out := openEventPort()
 	ev := vmevent.NewWriter(out)
-	code := run(ev, out)
+	code, hostOnPort := run(ev, out)
 	ev.Write(vmevent.Event{Type: vmevent.Done, Code: code})
 	unix.Sync()
-	if f, ok := out.(*os.File); ok {
-		f.Sync()
+	if hostOnPort {
+		awaitDoneAck(out)
 	}
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	// reboot(2) does not return on success; if it did, hold PID 1 so the
@@ -85,6 +85,22 @@ func openEventPort() io.ReadWriter {
 	}{os.Stdin, os.Stdout}
 }
 
+// awaitDoneAck waits until the host has read the whole stream, Done
+// included (it answers vmevent.DoneAck), or vmevent.DoneAckWait passed.
+func awaitDoneAck(port io.Reader) {
+	got := make(chan struct{})
+	go func() {
+		line, _ := bufio.NewReader(port).ReadString('\n')
+		if line == vmevent.DoneAck {
+			close(got)
+		}
+	}()
+	select {
+	case <-got:
+	case <-time.After(vmevent.DoneAckWait):
+	}
+}
+
 type hello struct {
 	Release  string `json:"release"`
 	NumCPU   int    `json:"num_cpu"`
@@ -92,13 +108,21 @@ type hello struct {
 	Cmdline  string `json:"cmdline"`
 }
 
-func run(ev *vmevent.Writer, port io.Reader) int {
+// run runs what the config asks for and returns the guest's exit code,
+// and whether the host talks on the port (it then acknowledges Done).
+func run(ev *vmevent.Writer, port io.Reader) (int, bool) {
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	cfg, ok, err := vmevent.ParseCmdline(string(cmdline))
 	if err != nil || !ok {
 		ev.Write(vmevent.Event{Type: vmevent.Log, Text: fmt.Sprintf("zcinit: no usable %s on the command line: %v", vmevent.CmdlineKey, err)})
-		return 125
+		return 125, false
 	}
+	code := runConfig(ev, port, cfg, string(cmdline))
+	return code, cfg.Mode == vmevent.ModePort
+}
+
+func runConfig(ev *vmevent.Writer, port io.Reader, cfg vmevent.GuestConfig, cmdline string) int {
+	var err error
 	var early *suiteProc
 	if cfg.Mode == vmevent.ModePort {
 		if cfg.Binary != "" {
@@ -135,7 +159,7 @@ func run(ev *vmevent.Writer, port io.Reader) int {
 		Release:  unix.ByteSliceToString(uts.Release[:]),
 		NumCPU:   runtime.NumCPU(),
 		Possible: strings.TrimSpace(string(possible)),
-		Cmdline:  strings.TrimSpace(string(cmdline)),
+		Cmdline:  strings.TrimSpace(cmdline),
 	})
 	ev.Write(vmevent.Event{Type: vmevent.Hello, Data: h})
 	if cfg.Mode == vmevent.ModeProbe {
@@ -161,6 +185,8 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
+	// Ginkgo's own timeout first: it reports the spec it interrupts.
+	ginkgoTimeout := max(timeout-5*time.Second, timeout/2)
 	args := append([]string{
 		"--ginkgo.json-report=" + reportPath,
 		"--ginkgo.no-color",
@@ -171,7 +197,7 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 		"--ginkgo.silence-skips",
 		// A filter that selects nothing is a mistake, not a pass.
 		"--ginkgo.fail-on-empty",
-		"--ginkgo.timeout=" + (timeout - 5*time.Second).String(),
+		"--ginkgo.timeout=" + ginkgoTimeout.String(),
 	}, cfg.Args...)
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	proc := early
@@ -201,6 +227,7 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 	}()
 
 	waited := make(chan error, 1)
+	began := time.Now()
 	go func() { waited <- cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -241,9 +268,14 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 			code = ee.ExitCode()
 		}
 	}
+	if !timedOut && werr != nil && time.Since(began) >= ginkgoTimeout {
+		// Ginkgo stopped the suite at its own timeout: the same deadline.
+		timedOut = true
+		msg = "Ginkgo's suite timeout: " + msg
+	}
 	if timedOut {
 		msg = fmt.Sprintf("guest suite timed out after %s (task dump in kmsg): %s", timeout, msg)
-		code = 124
+		code = vmevent.GuestDeadlineCode
 	}
 	ev.Write(vmevent.Event{Type: vmevent.Exit, Code: code, Message: msg})
 	return code
