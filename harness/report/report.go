@@ -37,6 +37,8 @@ type VMRun struct {
 	// BootRetries lists earlier boots of this VM that died before the
 	// guest started (an emulation flake is retried once).
 	BootRetries []string `json:"boot_retries,omitempty"`
+	// End is how the VM ended (zero for a VM that never started).
+	End verdict.VMEnd `json:"end"`
 }
 
 // Phase is one timed step.

@@ -21,7 +21,9 @@ import (
 type vmJob struct {
 	name string
 	// spec is a destructive VM's one spec.
-	spec    string
+	spec string
+	// specs are the specs the VM is to run (a shard's, or spec).
+	specs   []string
 	args    []string
 	timeout time.Duration
 	// est is the expected guest time in seconds (from earlier runs).
@@ -85,11 +87,11 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 			if nShards > 1 {
 				name = fmt.Sprintf("main-%d", i+1)
 			}
-			p.shards = append(p.shards, vmJob{name: name, args: mainArgs(sh, nShards > 1), timeout: mainTimeout, est: load[i] + vmOverheadSec, order: i})
+			p.shards = append(p.shards, vmJob{name: name, specs: sh, args: mainArgs(sh, nShards > 1), timeout: mainTimeout, est: load[i] + vmOverheadSec, order: i})
 		}
 	}
 	for i, s := range destructive {
-		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), spec: s, args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
+		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), spec: s, specs: []string{s}, args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
 	}
 	sort.SliceStable(p.destructive, func(i, j int) bool { return p.destructive[i].est > p.destructive[j].est })
 	p.lanes = max(len(p.shards), min(lanes, len(p.destructive)))

@@ -37,7 +37,9 @@ type Config struct {
 	Accel        string
 	SMP          int
 	MemoryMB     int
-	// Timeout bounds each VM's guest suite; QEMU is killed 10 s later.
+	// Timeout bounds all the VMs of the run together, from the first
+	// VM's start: each VM gets what is left of it (a destructive VM at
+	// most DestructiveTimeout), and QEMU is killed 10 s after its share.
 	Timeout     time.Duration
 	LabelFilter string
 	Focus       string
@@ -101,7 +103,10 @@ func WithAccel(a string) Option {
 // WithSMP sets the VM's vCPUs.
 func WithSMP(n int) Option { return func(c *Config) error { c.SMP = n; return nil } }
 
-// WithTimeout bounds each VM's suite.
+// DefaultTimeout bounds the VMs of a run when no -timeout is given.
+const DefaultTimeout = 8 * time.Minute
+
+// WithTimeout bounds all the VMs of a run (see Config.Timeout).
 func WithTimeout(d time.Duration) Option {
 	return func(c *Config) error {
 		if d < 20*time.Second {
@@ -112,8 +117,17 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLabelFilter restricts the guest specs (Ginkgo label filter syntax).
-func WithLabelFilter(f string) Option { return func(c *Config) error { c.LabelFilter = f; return nil } }
+// WithLabelFilter restricts the guest specs (Ginkgo label filter syntax,
+// checked here so that a typo is a usage error before anything starts).
+func WithLabelFilter(f string) Option {
+	return func(c *Config) error {
+		if _, err := types.ParseLabelFilter(f); err != nil {
+			return fmt.Errorf("%w: label filter %q: %s", ErrUsage, f, oneLine(err.Error()))
+		}
+		c.LabelFilter = f
+		return nil
+	}
+}
 
 // WithFocus restricts the guest specs by a regexp on their full text.
 func WithFocus(f string) Option {
@@ -206,7 +220,7 @@ func DefaultCacheDir() string {
 func NewConfig(opts ...Option) (*Config, error) {
 	c := &Config{
 		Kernel: "debian:7.3-cloud", CacheDir: DefaultCacheDir(), ReportDir: "results/latest",
-		Accel: "auto", ABI: vmevent.ABIAuto, SMP: 2, MemoryMB: 1024, Timeout: 8 * time.Minute, Destructive: true, Out: io.Discard,
+		Accel: "auto", ABI: vmevent.ABIAuto, SMP: 2, MemoryMB: 1024, Timeout: DefaultTimeout, Destructive: true, Out: io.Discard,
 		Jobs: DefaultJobs(), Snapshots: os.Getenv("ZCSUITE_SNAPSHOT") != "0",
 		Find: FindSplats, CheckConfig: CheckConfig, Known: KnownIssues,
 	}
@@ -240,15 +254,77 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 	r := &runState{c: c, res: &Result{}}
 	r.res.Facts.Started = time.Now().UTC().Format(time.RFC3339)
 	r.res.Facts.ABI = c.ABI
+	if c.ReportDir != "" {
+		if err := prepareReportDir(c.ReportDir); err != nil {
+			return r.res, err
+		}
+	}
 	err = r.run(ctx)
-	if err != nil && !errors.Is(err, ErrUsage) {
+	if err != nil && !errors.Is(err, ErrUsage) && !r.reported {
 		r.res.ExitCode = verdict.ExitUntested
-		r.res.Facts.ExitCode = verdict.ExitUntested
+		if code, ok := interruptCode(ctx); ok {
+			r.res.ExitCode = code
+		}
+		r.res.Facts.ExitCode = r.res.ExitCode
 		if c.ReportDir != "" {
-			report.Write(c.ReportDir, r.res.Facts, r.res.Runs)
+			if werr := report.Write(c.ReportDir, r.res.Facts, r.res.Runs); werr != nil {
+				err = fmt.Errorf("%w (and writing the reports failed: %v)", err, werr)
+			}
 		}
 	}
 	return r.res, err
+}
+
+// interruptCode is the exit code asked for by what cancelled ctx (a
+// signal's cause implements ExitCode); ok is false when ctx is live.
+func interruptCode(ctx context.Context) (int, bool) {
+	if ctx.Err() == nil {
+		return 0, false
+	}
+	var ec interface{ ExitCode() int }
+	if errors.As(context.Cause(ctx), &ec) {
+		return ec.ExitCode(), true
+	}
+	return verdict.ExitUntested, true
+}
+
+// interruption is why ctx was cancelled, for the reports ("interrupted by
+// SIGINT"); "" while ctx is live.
+func interruption(ctx context.Context) string {
+	if ctx.Err() == nil {
+		return ""
+	}
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c.Error()
+	}
+	return "interrupted"
+}
+
+// prepareReportDir creates dir, checks that a file can be written there,
+// and removes the report files of an earlier run, so that every report
+// file in dir after this run belongs to it. A directory that cannot be
+// used is a usage error: nothing has started yet.
+func prepareReportDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: report directory %s: %v", ErrUsage, dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".zcsuite-write-check-")
+	if err == nil {
+		_, err = probe.WriteString("zcsuite\n")
+		if cerr := probe.Close(); err == nil {
+			err = cerr
+		}
+		os.Remove(probe.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("%w: report directory %s is not writable: %v", ErrUsage, dir, err)
+	}
+	for _, f := range report.Files {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: report directory %s: removing the earlier run's %s: %v", ErrUsage, dir, f, err)
+		}
+	}
+	return nil
 }
 
 type runState struct {
@@ -258,6 +334,8 @@ type runState struct {
 	// snapshots are off).
 	snap *snapshotStore
 	mu   sync.Mutex // Facts.Phases and the output, written by concurrent VMs
+	// reported is set once finish has tried to write the reports.
+	reported bool
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -343,7 +421,7 @@ func (r *runState) run(ctx context.Context) error {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
 	}
 	var destructive, mainSpecs []string
-	var dLabels map[string][]string
+	var dLabels, mLabels map[string][]string
 	var dErr, mErr error
 	var listed sync.WaitGroup
 	if c.Destructive && !c.Bench {
@@ -353,9 +431,12 @@ func (r *runState) run(ctx context.Context) error {
 			destructive, dLabels, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
 		}()
 	}
-	mainSpecs, _, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
+	mainSpecs, mLabels, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
 	listed.Wait()
 	if err := errors.Join(dErr, mErr); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
+		}
 		return fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
 	if len(mainSpecs)+len(destructive) == 0 {
@@ -384,6 +465,12 @@ func (r *runState) run(ctx context.Context) error {
 	// must not hold the run for the whole suite deadline.
 	dTimeout := min(c.Timeout, DestructiveTimeout)
 	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	specLabels := func(spec string) []string {
+		if l, ok := mLabels[spec]; ok {
+			return l
+		}
+		return dLabels[spec]
+	}
 	r.res.Facts.ParallelVMs = plan.lanes
 	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
 
@@ -406,9 +493,11 @@ func (r *runState) run(ctx context.Context) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
-		noGuest  bool
+		noGuest  string // why no further VM is started: the guest cannot start
 		wg       sync.WaitGroup
 	)
+	// The run's deadline: every VM gets what is left of it.
+	deadline := time.Now().Add(c.Timeout)
 	next := 0 // the next destructive VM to run
 	for lane := range plan.lanes {
 		wg.Add(1)
@@ -416,7 +505,7 @@ func (r *runState) run(ctx context.Context) error {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				stop := firstErr != nil || noGuest || ctx.Err() != nil
+				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil
 				var j vmJob
 				switch {
 				case stop:
@@ -432,6 +521,13 @@ func (r *runState) run(ctx context.Context) error {
 				if stop {
 					return
 				}
+				planned := j.planned(specLabels)
+				if left := time.Until(deadline); left < minVMTime {
+					mu.Lock()
+					results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, fmt.Sprintf("the run's deadline (-timeout %s) passed before VM %s could start", c.Timeout, j.name))}
+					mu.Unlock()
+					continue
+				}
 				if j.spec != "" {
 					mu.Lock()
 					vr, ok := abiGateSkip(j, dLabels[j.spec], results)
@@ -445,25 +541,46 @@ func (r *runState) run(ctx context.Context) error {
 					}
 					r.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
 				}
-				vr, err := r.boot(ctx, j.name, k, img, accel, j.args, known, j.timeout)
+				vr, err := r.boot(ctx, j, k, img, accel, known, planned, deadline)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				if vr == nil {
-					vr = &report.VMRun{Name: j.name, Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: "not run"}}
+					why := "not run"
+					if err != nil {
+						why = oneLine(err.Error())
+					}
+					vr = &report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, why)}
 				}
 				results[j.order] = *vr
 				// A guest that never started will not start in the next VM
 				// either.
-				if vr.Verdict.Outcome == verdict.Untested && len(vr.Verdict.Specs) == 0 && !vr.Verdict.GuestStarted {
-					noGuest = true
+				if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
+					noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
 				}
 				mu.Unlock()
+				r.sayEnd(j, vr)
 			}
 		}()
 	}
 	wg.Wait()
+	// Every planned VM has a verdict, those that never started included.
+	for _, j := range append(append([]vmJob(nil), plan.shards...), plan.destructive...) {
+		if _, ok := results[j.order]; ok {
+			continue
+		}
+		why := "not started"
+		switch {
+		case ctx.Err() != nil:
+			why = interruption(ctx) + " before VM " + j.name + " started"
+		case noGuest != "":
+			why = noGuest
+		case firstErr != nil:
+			why = oneLine(firstErr.Error())
+		}
+		results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(j.planned(specLabels), why)}
+	}
 	orders := make([]int, 0, len(results))
 	for o := range results {
 		orders = append(orders, o)
@@ -475,12 +592,65 @@ func (r *runState) run(ctx context.Context) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	if !noGuest {
+	if noGuest == "" && ctx.Err() == nil {
 		timings.update(r.res.Runs)
 		timings.save(c.CacheDir, accel)
 	}
-	r.finish()
-	return nil
+	return r.finish(ctx)
+}
+
+// minVMTime is the least time left of the run's deadline worth starting a
+// VM for: less than that and its specs are reported NOT-RUN instead.
+const minVMTime = 5 * time.Second
+
+// planned lists the specs the VM is to run, with their labels.
+func (j vmJob) planned(labelsOf func(string) []string) []verdict.Planned {
+	out := make([]verdict.Planned, len(j.specs))
+	for i, s := range j.specs {
+		out[i] = verdict.Planned{Name: s, Labels: labelsOf(s)}
+	}
+	return out
+}
+
+// sayEnd puts on the screen how a VM ended when it did not end well: a
+// deadline (with the spec that was running and how many never ran), or a
+// lost done event.
+func (r *runState) sayEnd(j vmJob, vr *report.VMRun) {
+	v := vr.Verdict
+	if v == nil {
+		return
+	}
+	notRun, running := 0, ""
+	for _, s := range v.Specs {
+		switch s.Outcome {
+		case verdict.NotRun:
+			notRun++
+		case verdict.Hang, verdict.Crash, verdict.Panic:
+			running = s.Name
+		}
+	}
+	switch {
+	case vr.End.Interrupted != "":
+		r.logf("VM %s stopped: %s; %d of its specs did not run", j.name, vr.End.Interrupted, notRun)
+	case vr.End.HitDeadline():
+		r.logf("VM %s hit its deadline (%s of the run's -timeout %s)%s; %d of its specs never ran (NOT-RUN in every report)", j.name, vr.End.Deadline.Round(time.Second), r.c.Timeout, runningNote(running), notRun)
+	case v.GuestStarted && !vr.End.SawDone:
+		r.logf("VM %s ended without the guest's done event (QEMU exit %d%s)%s; %d of its specs never ran", j.name, vr.End.QEMUExit, eventErrNote(vr.End.EventErr), runningNote(running), notRun)
+	}
+}
+
+func eventErrNote(e string) string {
+	if e == "" {
+		return ""
+	}
+	return ", event stream: " + e
+}
+
+func runningNote(spec string) string {
+	if spec == "" {
+		return " between specs"
+	}
+	return fmt.Sprintf(" while %q was running", spec)
 }
 
 // abiGateSkip returns a SKIP verdict for a destructive spec, without
@@ -526,21 +696,27 @@ func abiGateSkip(j vmJob, specLabels []string, done map[int]report.VMRun) (*repo
 	return nil, false
 }
 
-func (r *runState) finish() {
+// finish decides the exit code, writes the reports and prints the
+// summary. A report file that cannot be written makes the run untestable
+// (exit 125): the verdict it would have carried is lost.
+func (r *runState) finish(ctx context.Context) error {
 	r.res.Facts.ABI = abiFact(r.c.ABI, r.res.Runs)
 	var runs []*verdict.Run
 	for i := range r.res.Runs {
 		runs = append(runs, r.res.Runs[i].Verdict)
 	}
 	r.res.ExitCode = verdict.ExitCode(runs...)
+	if code, ok := interruptCode(ctx); ok {
+		r.res.ExitCode = code
+	}
 	r.res.Facts.ExitCode = r.res.ExitCode
 	t0 := time.Now()
+	var werr error
+	r.reported = true
 	if r.c.ReportDir != "" {
-		if err := report.Write(r.c.ReportDir, r.res.Facts, r.res.Runs); err != nil {
-			r.logf("writing the report: %v", err)
-		}
+		werr = report.Write(r.c.ReportDir, r.res.Facts, r.res.Runs)
 	}
-	if r.c.Bench && r.c.ReportDir != "" {
+	if werr == nil && r.c.Bench && r.c.ReportDir != "" {
 		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel); err != nil {
 			r.logf("bench: %v", err)
 			if r.res.ExitCode == verdict.ExitGood {
@@ -553,9 +729,14 @@ func (r *runState) finish() {
 	}
 	r.phase("report", t0, r.c.ReportDir)
 	report.Summary(r.c.Out, r.res.Facts, r.res.Runs)
+	if werr != nil {
+		r.res.ExitCode, r.res.Facts.ExitCode = verdict.ExitUntested, verdict.ExitUntested
+		return fmt.Errorf("%w: the verdict above could not be saved: %v", ErrUntestable, werr)
+	}
 	if r.c.ReportDir != "" {
 		r.logf("reports in %s", r.c.ReportDir)
 	}
+	return nil
 }
 
 func andFilter(a, b string) string {
@@ -574,9 +755,10 @@ var KernelCmdline = []string{"console=ttyS0", "panic=-1", "fuse.enable_uring=1",
 // once more (the first failure is kept in the report), because under TCG
 // a busy host can crash an early boot by itself. A VM that fails to resume
 // from the saved state drops that state and boots.
-func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation, timeout time.Duration) (*report.VMRun, error) {
-	vr, err := r.bootOnce(ctx, name, k, img, accel, args, known, timeout)
-	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil {
+func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
+	name := j.name
+	vr, err := r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
+	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil || time.Until(deadline) < minVMTime {
 		return vr, err
 	}
 	first := vr.Verdict.Reason
@@ -586,7 +768,7 @@ func (r *runState) boot(ctx context.Context, name string, k *kernel.Kernel, img 
 	} else {
 		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
 	}
-	vr, err = r.bootOnce(ctx, name, k, img, accel, args, known, timeout)
+	vr, err = r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
 	if vr != nil {
 		vr.BootRetries = append(vr.BootRetries, first)
 	}
@@ -614,9 +796,13 @@ func (r *runState) cmdline() []string {
 	return append(append([]string(nil), KernelCmdline...), word)
 }
 
-func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, img *vmimage.Image, accel string, args []string, known []verdict.Expectation, timeout time.Duration) (*report.VMRun, error) {
+func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	c := r.c
-	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
+	name := j.name
+	// The VM's share of the run's deadline: the guest's timer stops the
+	// suite then (with a task dump), the host kills QEMU 10 s later.
+	timeout := min(j.timeout, time.Until(deadline).Truncate(time.Second))
+	args := append(append([]string(nil), j.args...), "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
 	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
 	var (
 		mu      sync.Mutex
@@ -697,6 +883,9 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	}
 	r.logf("%s VM %q (%s, %d vCPUs)", how, name, accel, c.SMP)
 	vm, err := qemu.Start(ctx, opts...)
+	if err != nil && ctx.Err() != nil {
+		return &report.VMRun{Name: name, Verdict: verdict.NotStarted(planned, interruption(ctx)+" while VM "+name+" started")}, nil
+	}
 	if err != nil && restored != nil {
 		// The state did not load (a QEMU upgrade the key missed, a
 		// truncated file): the retry in boot boots afresh.
@@ -709,6 +898,9 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	var bootPhase report.Phase
 	sendConfig := func() {
 		gc.HostUnixNano = time.Now().UnixNano()
+		// The guest's timer gets what is left of the VM's share, so that
+		// it fires (and dumps the tasks) before the host kills QEMU.
+		gc.TimeoutSec = max(1, int(time.Until(start.Add(timeout)).Seconds()))
 		line, err := gc.Line()
 		if err == nil {
 			err = vm.Send(line)
@@ -759,27 +951,27 @@ func (r *runState) bootOnce(ctx context.Context, name string, k *kernel.Kernel, 
 	}
 	mu.Unlock()
 	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
-	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode}
+	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode, Deadline: timeout, Interrupted: interruption(ctx)}
 	if res.EventErr != nil {
 		end.EventErr = res.EventErr.Error()
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known})
+	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known, Planned: planned})
 	if restored != nil {
 		// The boot's console lines were printed before the save: keep
 		// them in the report, marked.
 		head := append([]string{fmt.Sprintf("==== console of the boot saved as VM state %s (%s); this VM resumed from it", restored.Key, restored.Created)}, restored.Console...)
 		console = append(append(head, "==== resumed"), console...)
 	}
-	vr := &report.VMRun{Name: name, Repro: r.repro(opts, gc), Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr}
+	vr := &report.VMRun{Name: name, Repro: r.repro(opts, gc), Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
 	if restored != nil {
 		vr.Restored = restored.Key
 	}
 	if !hello.IsZero() {
 		vr.BootToHello = hello.Sub(start)
 	}
-	if res.Stderr != "" && !res.SawDone {
+	if res.Stderr != "" && !res.SawDone && end.Interrupted == "" {
 		r.logf("qemu said: %s", res.Stderr)
 	}
 	return vr, nil

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
@@ -77,6 +78,33 @@ type VMEnd struct {
 	TimedOut  bool
 	QEMUExit  int
 	EventErr  string
+	// Deadline is the time the VM was given (its share of the run's
+	// -timeout), for the reasons of a VM that hit it.
+	Deadline time.Duration
+	// Interrupted says why the run stopped this VM before it was done (a
+	// signal): what was running then and what came after did not run,
+	// which says nothing about the kernel.
+	Interrupted string
+}
+
+// GuestDeadlineCode is the guest suite's exit code when it was stopped at
+// its deadline (the guest's timer or Ginkgo's suite timeout).
+const GuestDeadlineCode = vmevent.GuestDeadlineCode
+
+// HitDeadline reports whether the VM was stopped by its deadline (the
+// guest's timer or, failing that, the host's) rather than by a signal.
+func (e VMEnd) HitDeadline() bool {
+	if e.Interrupted != "" {
+		return false
+	}
+	return (e.SawDone && e.GuestCode == GuestDeadlineCode) || (!e.SawDone && e.TimedOut)
+}
+
+func (e VMEnd) deadline() string {
+	if e.Deadline <= 0 {
+		return "its deadline"
+	}
+	return fmt.Sprintf("its deadline (%s of the run's -timeout)", e.Deadline.Round(time.Second))
 }
 
 // Input is everything a verdict is made of.
@@ -87,6 +115,15 @@ type Input struct {
 	Find    SplatFinder
 	// Known lists the known issues for this kernel.
 	Known []Expectation
+	// Planned lists the specs the VM was to run, with their labels: a
+	// planned spec that never started is reported NOT-RUN with the reason.
+	Planned []Planned
+}
+
+// Planned is a spec a VM was to run.
+type Planned struct {
+	Name   string
+	Labels []string
 }
 
 // Spec is one guest spec's verdict.
@@ -194,16 +231,21 @@ func Decide(in Input) *Run {
 	var endOutcome Outcome
 	var endReason string
 	switch {
-	case in.End.SawDone && in.End.GuestCode == 124:
-		endOutcome, endReason = Hang, "the guest suite hit its deadline (task dump in kmsg.log)"
+	case in.End.Interrupted != "" && !in.End.SawDone:
+		endOutcome, endReason = NotRun, in.End.Interrupted+" while it ran"
+	case in.End.SawDone && in.End.GuestCode == GuestDeadlineCode:
+		endOutcome, endReason = Hang, "still running when the guest suite hit "+in.End.deadline()+" (task dump in kmsg.log)"
 	case in.End.SawDone:
 	case in.End.TimedOut:
-		endOutcome, endReason = Hang, "the VM stopped responding and was killed at the deadline"
+		endOutcome, endReason = Hang, "the VM stopped responding and was killed at "+in.End.deadline()
 	default:
 		endOutcome, endReason = Crash, "the VM ended without the guest's done event"
+		if in.End.EventErr != "" {
+			endReason += " (event stream: " + in.End.EventErr + ")"
+		}
 	}
 	var fatal []Splat
-	if !in.End.SawDone && in.Find != nil {
+	if !in.End.SawDone && in.End.Interrupted == "" && in.Find != nil {
 		for _, s := range in.Find(in.Console) {
 			if s.Fatal || strings.HasPrefix(s.Title, "Kernel panic") {
 				fatal = append(fatal, s)
@@ -225,6 +267,14 @@ func Decide(in Input) *Run {
 	for _, seq := range order {
 		s := bySeq[seq]
 		decideSpec(s, known)
+		if endOutcome == Hang && in.End.SawDone && (s.GuestState == "timedout" || s.GuestState == "interrupted") {
+			// Ginkgo stopped this spec at the suite's deadline: it was
+			// still running, which is what a hang looks like from here.
+			s.Outcome, s.Reason = Hang, endReason+": "+s.Message
+			if k, ok := known[s.Name]; ok && k.Outcome == Hang {
+				s.Outcome, s.Reason = KnownFail, "known issue: "+k.Reason+" ("+s.Reason+")"
+			}
+		}
 		if endOutcome != "" && (seq == running || (running == 0 && seq == order[len(order)-1] && s.GuestState == "")) {
 			s.Splats = append(s.Splats, fatal...)
 			s.Outcome, s.Reason = endOutcome, endReason
@@ -235,25 +285,31 @@ func Decide(in Input) *Run {
 		run.Specs = append(run.Specs, *s)
 	}
 
+	// Planned specs that never started.
+	notRun := addNotRun(run, in.Planned, notRunReason(in.End, endOutcome, running, bySeq))
+
 	// The run.
 	switch {
+	case in.End.Interrupted != "" && !in.End.SawDone && !anyBad(run.Specs) && len(run.Outside) == 0:
+		run.Outcome, run.Reason = NotRun, in.End.Interrupted
+		return run
 	case !run.GuestStarted:
 		run.Outcome, run.Reason = Untested, "the guest never started: "+firstNonEmpty(endReason, "no hello event")
 		if len(fatal) > 0 {
 			run.Reason = "kernel panic before the guest started: " + fatal[0].Title
 		}
 		return run
-	case len(run.Specs) == 0 && endOutcome != "":
+	case len(run.Specs) == notRun && endOutcome != "":
 		run.Outcome, run.Reason = Untested, "no spec ran: "+endReason
 		return run
-	case len(run.Specs) == 0:
+	case len(run.Specs) == notRun:
 		run.Outcome, run.Reason = Untested, fmt.Sprintf("no spec ran (guest suite exit code %d)", in.End.GuestCode)
 		return run
 	}
 	run.Outcome = Pass
 	ran := 0
 	for _, s := range run.Specs {
-		if s.Outcome != Skip {
+		if s.Outcome != Skip && s.Outcome != NotRun {
 			ran++
 		}
 		if s.Outcome.Bad() {
@@ -277,10 +333,73 @@ func Decide(in Input) *Run {
 	if run.Outcome == Pass && in.End.GuestCode != 0 && !guestFailed && run.Note == "" {
 		run.Outcome, run.Reason = Fail, fmt.Sprintf("the guest suite exited %d although every spec passed", in.End.GuestCode)
 	}
+	if run.Outcome == Pass && notRun > 0 {
+		// The guest ended on its own, yet planned specs never started:
+		// the run did not test what it was asked to.
+		run.Outcome, run.Reason = Fail, fmt.Sprintf("%d planned spec(s) did not run", notRun)
+	}
 	if run.Outcome == Pass && ran == 0 {
 		run.Outcome, run.Reason = Skip, "every spec was skipped"
 	}
 	return run
+}
+
+// notRunReason says why the planned specs that never started did not.
+func notRunReason(end VMEnd, endOutcome Outcome, running int, bySeq map[int]*Spec) string {
+	during := ""
+	if s := bySeq[running]; s != nil {
+		during = fmt.Sprintf(" during %q", s.Name)
+	}
+	switch {
+	case end.Interrupted != "":
+		return "not run: " + end.Interrupted
+	case end.HitDeadline():
+		return "not run: the VM hit " + end.deadline() + during
+	case endOutcome == Panic:
+		return "not run: the kernel panicked" + during
+	case endOutcome != "":
+		return "not run: the VM ended early" + during
+	}
+	return fmt.Sprintf("not run: the guest suite ended (exit code %d) without running it", end.GuestCode)
+}
+
+// addNotRun appends the planned specs the guest never reported, and
+// returns how many specs of run are NOT-RUN.
+func addNotRun(run *Run, planned []Planned, reason string) int {
+	seen := map[string]bool{}
+	for _, s := range run.Specs {
+		seen[s.Name] = true
+	}
+	for _, p := range planned {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			run.Specs = append(run.Specs, Spec{Name: p.Name, Labels: p.Labels, Outcome: NotRun, Reason: reason})
+		}
+	}
+	n := 0
+	for _, s := range run.Specs {
+		if s.Outcome == NotRun {
+			n++
+		}
+	}
+	return n
+}
+
+// NotStarted is the verdict of a VM that never started: every spec it was
+// to run is NOT-RUN for the reason given.
+func NotStarted(planned []Planned, reason string) *Run {
+	run := &Run{Outcome: NotRun, Reason: reason}
+	addNotRun(run, planned, "not run: "+reason)
+	return run
+}
+
+func anyBad(specs []Spec) bool {
+	for _, s := range specs {
+		if s.Outcome.Bad() {
+			return true
+		}
+	}
+	return false
 }
 
 func decideSpec(s *Spec, known map[string]Expectation) {
@@ -349,7 +468,7 @@ func ExitCode(runs ...*Run) int {
 		switch {
 		case r.Outcome.Bad():
 			return ExitBad
-		case r.Outcome == Untested:
+		case r.Outcome == Untested, r.Outcome == NotRun:
 			code = ExitUntested
 		case r.Outcome != Skip:
 			tested = true

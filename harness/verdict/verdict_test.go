@@ -3,6 +3,7 @@ package verdict
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
@@ -103,5 +104,112 @@ func TestExitCodeCombines(t *testing.T) {
 	if ExitCode(good, untested) != ExitUntested || ExitCode(untested, bad) != ExitBad || ExitCode(good, good) != ExitGood ||
 		ExitCode(good, skipped) != ExitGood || ExitCode(skipped) != ExitUntested {
 		t.Fatal("exit code combination is wrong")
+	}
+}
+
+// TestDecideEndsWithPlan covers the ends of a VM that cut its plan short:
+// every planned spec is in the verdict, the ones that never started as
+// NOT-RUN with the reason, and an interruption is never a HANG.
+func TestDecideEndsWithPlan(t *testing.T) {
+	planned := []Planned{{Name: "a"}, {Name: "b", Labels: []string{"cap-gate"}}, {Name: "c"}}
+	for _, c := range []struct {
+		name       string
+		evs        []vmevent.Event
+		end        VMEnd
+		want       string
+		run        Outcome
+		reasonHas  map[string]string // spec -> substring of its reason
+		exitCodeIs int
+	}{
+		{
+			name: "interrupted mid-spec",
+			evs:  events(start(1, "a"), end(1, "passed"), start(2, "b")),
+			end:  VMEnd{TimedOut: true, Interrupted: "interrupted by SIGINT", Deadline: time.Minute},
+			want: "PASS,NOT-RUN,NOT-RUN", run: NotRun,
+			reasonHas:  map[string]string{"b": "interrupted by SIGINT while it ran", "c": "not run: interrupted by SIGINT"},
+			exitCodeIs: ExitUntested,
+		},
+		{
+			name: "interrupted after a failure keeps the failure",
+			evs:  events(start(1, "a"), end(1, "failed"), start(2, "b")),
+			end:  VMEnd{Interrupted: "interrupted by SIGTERM"},
+			want: "FAIL,NOT-RUN,NOT-RUN", run: Fail,
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "guest deadline",
+			evs:  events(start(1, "a"), end(1, "passed"), start(2, "b")),
+			end:  VMEnd{SawDone: true, GuestCode: GuestDeadlineCode, Deadline: 20 * time.Second},
+			want: "PASS,HANG,NOT-RUN", run: Fail,
+			reasonHas: map[string]string{
+				"b": "still running when the guest suite hit its deadline (20s of the run's -timeout)",
+				"c": `not run: the VM hit its deadline (20s of the run's -timeout) during "b"`,
+			},
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "Ginkgo's suite timeout",
+			evs:  events(start(1, "a"), end(1, "passed"), start(2, "b"), end(2, "timedout")),
+			end:  VMEnd{SawDone: true, GuestCode: GuestDeadlineCode, Deadline: 20 * time.Second},
+			want: "PASS,HANG,NOT-RUN", run: Fail,
+			reasonHas: map[string]string{
+				"b": "still running when the guest suite hit its deadline (20s",
+				"c": "not run: the VM hit its deadline (20s",
+			},
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "host deadline",
+			evs:  events(start(1, "a")),
+			end:  VMEnd{TimedOut: true, Deadline: 30 * time.Second},
+			want: "HANG,NOT-RUN,NOT-RUN", run: Fail,
+			reasonHas:  map[string]string{"a": "killed at its deadline (30s", "b": "not run: the VM hit its deadline"},
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "crash without done",
+			evs:  events(start(1, "a"), end(1, "passed")),
+			end:  VMEnd{EventErr: "EOF"},
+			want: "PASS,NOT-RUN,NOT-RUN", run: Fail,
+			reasonHas:  map[string]string{"b": "not run: the VM ended early"},
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "guest done, a planned spec missing",
+			evs:  events(start(1, "a"), end(1, "passed"), start(2, "b"), end(2, "skipped")),
+			end:  VMEnd{SawDone: true},
+			want: "PASS,SKIP,NOT-RUN", run: Fail,
+			reasonHas:  map[string]string{"c": "guest suite ended (exit code 0) without running it"},
+			exitCodeIs: ExitBad,
+		},
+		{
+			name: "everything ran",
+			evs:  events(start(1, "a"), end(1, "passed"), start(2, "b"), end(2, "passed"), start(3, "c"), end(3, "skipped")),
+			end:  VMEnd{SawDone: true},
+			want: "PASS,PASS,SKIP", run: Pass,
+			exitCodeIs: ExitGood,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := Decide(Input{Events: c.evs, End: c.end, Find: find, Planned: planned})
+			if got := outcomes(r); got != c.want || r.Outcome != c.run {
+				t.Fatalf("outcomes %s run %s (%s), want %s run %s", got, r.Outcome, r.Reason, c.want, c.run)
+			}
+			for _, s := range r.Specs {
+				if want, ok := c.reasonHas[s.Name]; ok && !strings.Contains(s.Reason, want) {
+					t.Errorf("spec %s reason %q, want it to contain %q", s.Name, s.Reason, want)
+				}
+				if s.Name == "b" && s.Outcome == NotRun && len(s.Labels) == 0 && c.name != "interrupted mid-spec" && c.name != "interrupted after a failure keeps the failure" {
+					t.Errorf("NOT-RUN spec b lost its labels")
+				}
+			}
+			if got := ExitCode(r); got != c.exitCodeIs {
+				t.Errorf("exit code %d, want %d", got, c.exitCodeIs)
+			}
+		})
+	}
+	nr := NotStarted(planned, "the run's deadline passed before this VM started")
+	if outcomes(nr) != "NOT-RUN,NOT-RUN,NOT-RUN" || nr.Outcome != NotRun || !strings.Contains(nr.Specs[1].Reason, "deadline passed") {
+		t.Fatalf("NotStarted: %+v", nr)
 	}
 }
