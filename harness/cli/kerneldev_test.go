@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io"
@@ -49,7 +49,7 @@ func TestDevUsage(t *testing.T) {
 		{[]string{"-fetch-source", "7"}, verdict.ExitUsage, "MAJOR.MINOR"},
 	} {
 		var stderr strings.Builder
-		if got := run(c.args, io.Discard, &stderr); got != c.code || !strings.Contains(stderr.String(), c.msg) {
+		if got := Main(c.args, io.Discard, &stderr); got != c.code || !strings.Contains(stderr.String(), c.msg) {
 			t.Errorf("%q: exit %d, want %d; stderr %q", c.args, got, c.code, stderr.String())
 		}
 	}

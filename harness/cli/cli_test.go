@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -19,6 +19,13 @@ func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	notKernel := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notKernel, []byte("this is not a kernel\n"), 0o644)
+	// A kernel image whose boot header promises 5 KiB, cut at 4 KiB.
+	cutShort := filepath.Join(dir, "bzImage-cut")
+	img := make([]byte, 0x1000)
+	copy(img[0x202:], "HdrS")
+	img[0x1f1] = 1
+	img[0x1f5] = 0x01 // syssize 0x100: 4 KiB of payload
+	os.WriteFile(cutShort, img, 0o644)
 	for _, c := range []struct {
 		name string
 		args []string
@@ -34,10 +41,16 @@ func TestBadInput(t *testing.T) {
 		{"bad accelerator", []string{"-accel", "hvf"}, 2, "accelerator"},
 		{"bad focus", []string{"-focus", "("}, 2, "focus"},
 		{"config for a debian kernel", []string{"-kernel", "debian:7.3-cloud", "-kernel-config", notKernel}, 2, "--kernel-config goes with a kernel path"},
+		{"bad label filter", []string{"-label-filter", "cap-gate &&"}, 2, `label filter "cap-gate &&"`},
+		{"bad label filter under -bisect", []string{"-bisect", "-kernel-tree", dir, "-label-filter", "(cap-gate"}, 128, `label filter "(cap-gate"`},
+		{"kernel cut short", []string{"-kernel", cutShort}, 2, "is cut short"},
+		{"report dir in /proc", []string{"-report-dir", "/proc/zcsuite-report"}, 2, "report directory /proc/zcsuite-report"},
+		{"report dir is a file", []string{"-report-dir", notKernel}, 2, "report directory " + notKernel},
+		{"bad timeout", []string{"-timeout", "5s"}, 2, "timeout 5s is below 20s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(append(c.args, "-cache-dir", dir, "-report-dir", filepath.Join(dir, "r")), &out, &errb)
+			code := Main(append([]string{"-cache-dir", dir, "-report-dir", filepath.Join(dir, "r")}, c.args...), &out, &errb)
 			if code != c.code {
 				t.Fatalf("exit code %d, want %d\nstderr: %s", code, c.code, errb.String())
 			}
@@ -61,7 +74,7 @@ func TestUnknownDebianKernel(t *testing.T) {
 		t.Skip("apt-get not installed: cannot resolve Debian kernels")
 	}
 	var out, errb bytes.Buffer
-	code := run([]string{"-kernel", "debian:6.99-cloud", "-cache-dir", runner.DefaultCacheDir(), "-report-dir", t.TempDir()}, &out, &errb)
+	code := Main([]string{"-kernel", "debian:6.99-cloud", "-cache-dir", runner.DefaultCacheDir(), "-report-dir", t.TempDir()}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "no such Debian kernel package") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
@@ -91,7 +104,7 @@ func TestKernelWithoutFuseIOURing(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(p, []byte(stripped), 0o644)
 	var out, errb bytes.Buffer
-	code := run([]string{"-kernel", k.Image, "-kernel-config", p, "-report-dir", t.TempDir()}, &out, &errb)
+	code := Main([]string{"-kernel", k.Image, "-kernel-config", p, "-report-dir", t.TempDir()}, &out, &errb)
 	if code != 125 {
 		t.Fatalf("exit code %d, want 125\nstderr: %s", code, errb.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 func TestABIFlag(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run([]string{"-abi", "kmbuf-v1", "-kernel", filepath.Join(dir, "missing"), "-cache-dir", dir, "-report-dir", filepath.Join(dir, "r")}, &out, &errb)
+	code := Main([]string{"-abi", "kmbuf-v1", "-kernel", filepath.Join(dir, "missing"), "-cache-dir", dir, "-report-dir", filepath.Join(dir, "r")}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "--abi") || !strings.Contains(errb.String(), "kmbuf-v3") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}

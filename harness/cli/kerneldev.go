@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -35,7 +35,7 @@ type devFlags struct {
 
 func addDevFlags(fs *flag.FlagSet) *devFlags {
 	return &devFlags{
-		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:7.3 builds Debian's linux-source-7.3. A relative path is taken from $ZCSUITE_CALLER_DIR when set"),
+		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:7.3 builds Debian's linux-source-7.3. A relative path is taken from the caller's directory"),
 		debug:       fs.Bool("debug-kernel", false, "with -kernel-tree: add kernelconfig/debug.config (KASAN, KFENCE, lockdep, UBSAN, hung-task detection)"),
 		ccache:      fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
 		series:      fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
@@ -189,8 +189,8 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		if err != nil {
 			fmt.Fprintf(stderr, "zcsuite: %v\n", err)
 		}
-		if ctx.Err() != nil {
-			return fail(verdict.ExitUntested, "interrupted")
+		if code, ok := interruptCode(ctx, stderr); ok {
+			return code
 		}
 		return t.Verdict.ExitCode()
 	}
@@ -205,8 +205,9 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	switch {
 	case usageErr != nil:
 		return fail(usage, "%v", usageErr)
-	case ctx.Err() != nil && *d.bisect:
-		return fail(series.ExitAbort, "interrupted: the bisection stops here")
+	}
+	if code, ok := interruptCode(ctx, stderr); ok {
+		return code
 	}
 	report(stdout, row, *d.bisect, *d.repeat)
 	writeJudgement(reportDir, row)
@@ -226,10 +227,8 @@ func (d *devFlags) resolveTree(ctx context.Context, cacheDir string, logf func(s
 		}
 		logf("Debian %s %s unpacked in %s", src.Package, src.Version, src.Tree)
 		arg = src.Tree
-	} else if !filepath.IsAbs(arg) {
-		if base := os.Getenv("ZCSUITE_CALLER_DIR"); base != "" {
-			arg = filepath.Join(base, arg)
-		}
+	} else {
+		arg = CallerPath(arg)
 	}
 	tree, err := kbuild.CheckTree(arg)
 	if err != nil {

@@ -1,0 +1,227 @@
+// Package cli is zcsuite's command line: its flags, their validation, the
+// signals that stop a run, and the mapping of a run's end to an exit code.
+// The zcsuite command and the `go test ./suites/host` entry both use it,
+// so the two routes take the same flags and give the same verdict.
+//
+// Exit codes (git bisect run compatible):
+//
+//	0    every spec passed (skips carry reasons; known issues are KNOWN-FAIL)
+//	1    a spec failed, panicked or hung, a kernel splat was seen, or a known
+//	     issue stopped reproducing (FIXED)
+//	2    usage error: bad flag, filter or focus, missing kernel file, not a
+//	     kernel (or one cut short), unknown debian: name, report directory
+//	     not writable
+//	125  the kernel could not be tested: fetch or build failure, missing
+//	     config option, boot failure, panic before the suite, a report file
+//	     that could not be written, infrastructure
+//	128  with -bisect only: a usage error or an interruption, which says
+//	     nothing about the commit and stops `git bisect run`
+//	129, 130, 143  interrupted by SIGHUP, SIGINT or SIGTERM (128 + the
+//	     signal): every VM is stopped, the reports hold the specs that ran
+//	     and mark the others NOT-RUN
+//
+// With -bad-if only the bad outcomes matching the signature give 1; with
+// -repeat N any bad run gives 1 (see package series for the rules).
+//
+// Environment variables (defaults only): ZCSUITE_CACHE (the cache),
+// ZCSUITE_ACCEL (-accel), ZCSUITE_SNAPSHOT=0 (-snapshot=false),
+// ZCSUITE_CCACHE=1 (-ccache), ZCSUITE_CALLER_DIR (the directory relative
+// paths in flags are taken from; run.sh sets it to its caller's working
+// directory; default the working directory).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zcsuite/zcsuite/harness/runner"
+	"github.com/zcsuite/zcsuite/harness/series"
+	"github.com/zcsuite/zcsuite/harness/verdict"
+	"github.com/zcsuite/zcsuite/vmimage"
+)
+
+// Flags are zcsuite's flags, declared on a FlagSet by Register.
+type Flags struct {
+	fs *flag.FlagSet
+
+	Kernel, KernelConfig, ReportDir, CacheDir, Accel *string
+	SMP                                              *int
+	Timeout                                          *time.Duration
+	LabelFilter, Focus                               *string
+	NoDestructive, Bench, Verbose, Snapshots         *bool
+	Jobs                                             *int
+	ABI                                              *string
+	dev                                              *devFlags
+}
+
+// DefaultReportDir is where reports go when -report-dir is not given:
+// results/latest in the zcsuite checkout, whatever directory the run was
+// started from (a bisection runs from the kernel tree, which must stay
+// clean).
+func DefaultReportDir() string {
+	if dir, err := vmimage.ModuleDir(); err == nil {
+		return filepath.Join(dir, "results", "latest")
+	}
+	return filepath.Join("results", "latest")
+}
+
+// Register declares zcsuite's flags on fs.
+func Register(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs}
+	f.Kernel = fs.String("kernel", "debian:7.3-cloud", "kernel to test: debian:VERSION-FLAVOUR (debian:7.3-cloud, debian:7.2-cloud) or a path to a bzImage")
+	f.KernelConfig = fs.String("kernel-config", "", "config file of a kernel given by path (default: its embedded IKCONFIG)")
+	f.ReportDir = fs.String("report-dir", "", "where to write the reports (default results/latest in the zcsuite checkout); created if missing, checked writable before anything boots, earlier runs' report files in it are removed")
+	f.CacheDir = fs.String("cache-dir", runner.DefaultCacheDir(), "cache for kernels, images and probes")
+	f.Accel = fs.String("accel", envOr("ZCSUITE_ACCEL", "auto"), "accelerator: auto (probe KVM with a real boot, fall back to TCG), kvm or tcg")
+	f.SMP = fs.Int("smp", 2, "vCPUs of the VM (= FUSE queues)")
+	f.Timeout = fs.Duration("timeout", runner.DefaultTimeout, "deadline for all the VMs of a run (the kernel's fetch or build is not counted); the run ends within it + 10 s")
+	f.LabelFilter = fs.String("label-filter", "", "Ginkgo label filter for the guest specs")
+	f.Focus = fs.String("focus", "", "regexp on the guest specs' full text")
+	f.NoDestructive = fs.Bool("no-destructive", false, "skip the destructive specs (each would boot its own VM)")
+	f.Bench = fs.Bool("bench", false, "run the benchmark instead of the specs: fio against copy, pool and zero-copy zcserver mounts; writes bench.md and bench.png")
+	f.Verbose = fs.Bool("v", false, "copy the VM console to stdout")
+	f.Jobs = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
+	f.Snapshots = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
+	f.dev = addDevFlags(fs)
+	f.ABI = addABIFlag(fs)
+	return f
+}
+
+// Bisect reports whether -bisect was given.
+func (f *Flags) Bisect() bool { return *f.dev.bisect }
+
+// Main parses args, runs zcsuite and returns its exit code. SIGINT,
+// SIGTERM and SIGHUP stop the run (see the package doc).
+func Main(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if bisectRequested(args) {
+			return series.ExitAbort
+		}
+		return verdict.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zcsuite: unexpected argument %q (see -help)\n", fs.Arg(0))
+		if bisectRequested(args) {
+			return series.ExitAbort
+		}
+		return verdict.ExitUsage
+	}
+	ctx, stop := WithSignals(context.Background(), f.Bisect(), stderr)
+	defer stop()
+	return f.Run(ctx, stdout, stderr)
+}
+
+// Run runs zcsuite with the parsed flags and returns its exit code.
+func (f *Flags) Run(ctx context.Context, stdout, stderr io.Writer) int {
+	usage := verdict.ExitUsage
+	if f.Bisect() {
+		usage = series.ExitAbort
+	}
+	reportDir := *f.ReportDir
+	if reportDir == "" {
+		reportDir = DefaultReportDir()
+	}
+	reportDir = CallerPath(reportDir)
+	cacheDir := CallerPath(*f.CacheDir)
+	kernelArg := *f.Kernel
+	if !strings.HasPrefix(kernelArg, "debian:") && (!strings.Contains(kernelArg, ":") || strings.Contains(kernelArg, "/")) {
+		kernelArg = CallerPath(kernelArg)
+	}
+	kernelCfg := *f.KernelConfig
+	if kernelCfg != "" {
+		kernelCfg = CallerPath(kernelCfg)
+	}
+	opts := []runner.Option{
+		runner.WithKernel(kernelArg),
+		runner.WithKernelConfig(kernelCfg),
+		runner.WithReportDir(reportDir),
+		runner.WithCacheDir(cacheDir),
+		runner.WithAccel(*f.Accel),
+		runner.WithSMP(*f.SMP),
+		runner.WithTimeout(*f.Timeout),
+		runner.WithLabelFilter(*f.LabelFilter),
+		runner.WithFocus(*f.Focus),
+		runner.WithDestructive(!*f.NoDestructive),
+		runner.WithBench(*f.Bench),
+		runner.WithOutput(stdout),
+		runner.WithVerbose(*f.Verbose),
+		runner.WithABI(*f.ABI),
+		runner.WithJobs(*f.Jobs),
+		runner.WithSnapshots(*f.Snapshots),
+	}
+	// Every option is checked before anything starts, the developer
+	// loop's included.
+	if _, err := runner.NewConfig(opts...); err != nil {
+		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
+		return usage
+	}
+	if f.dev.active() {
+		return f.dev.run(ctx, f.fs, opts, reportDir, cacheDir, stdout, stderr)
+	}
+	res, err := runner.Run(ctx, opts...)
+	return exitCode(ctx, res, err, usage, stderr)
+}
+
+// exitCode maps a run's end to the process exit code, printing the error.
+func exitCode(ctx context.Context, res *runner.Result, err error, usage int, stderr io.Writer) int {
+	if code, ok := interruptCode(ctx, stderr); ok {
+		return code
+	}
+	switch {
+	case errors.Is(err, runner.ErrUsage):
+		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
+		return usage
+	case err != nil:
+		fmt.Fprintf(stderr, "zcsuite: %v\n", err)
+		return verdict.ExitUntested
+	}
+	return res.ExitCode
+}
+
+// interruptCode is the exit code of a run a signal stopped, with its one
+// line; ok is false when no signal did.
+func interruptCode(ctx context.Context, stderr io.Writer) (code int, ok bool) {
+	var intr *Interrupted
+	if !errors.As(context.Cause(ctx), &intr) {
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "zcsuite: %v (exit %d)\n", intr, intr.Code)
+	return intr.Code, true
+}
+
+// CallerPath makes a relative path absolute against the caller's
+// directory ($ZCSUITE_CALLER_DIR, else the working directory).
+func CallerPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	base := os.Getenv("ZCSUITE_CALLER_DIR")
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	return filepath.Join(base, p)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
