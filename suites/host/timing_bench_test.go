@@ -63,13 +63,9 @@ func BenchmarkTimeToVerdictCold(b *testing.B) {
 
 func run(b *testing.B, cache string) *runner.Result {
 	b.Helper()
-	k := *kernelFlag
-	if k == "" {
-		k = "debian:7.3-cloud"
-	}
 	res, err := runner.Run(context.Background(),
-		runner.WithKernel(k), runner.WithCacheDir(cache), runner.WithReportDir(filepath.Join(b.TempDir(), "r")),
-		runner.WithLabelFilter(*labelFilter), runner.WithOutput(io.Discard))
+		runner.WithKernel(*zc.Kernel), runner.WithCacheDir(cache), runner.WithReportDir(filepath.Join(b.TempDir(), "r")),
+		runner.WithLabelFilter(*zc.LabelFilter), runner.WithOutput(io.Discard))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,96 +2,138 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/zcsuite/zcsuite/harness/runner"
+	"github.com/zcsuite/zcsuite/harness/cli"
+	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/vmimage"
 )
 
+// The zcsuite command's own flags (go test ./suites/host -args -kernel=…
+// -report-dir=… -label-filter=…), plus two of the go test route's own.
 var (
-	kernels     = flag.String("kernels", "debian:7.3-cloud,debian:7.2-cloud", "comma-separated kernels to test (debian:VERSION-FLAVOUR or bzImage paths)")
-	kernelFlag  = flag.String("kernel", "", "a single kernel to test (overrides -kernels)")
-	requireVM   = flag.Bool("require-vm", false, "fail instead of skipping when no VM can run")
-	reportRoot  = flag.String("report-root", "", "directory for per-kernel reports (default: results/ in the module)")
-	labelFilter = flag.String("label-filter", "", "Ginkgo label filter for the guest specs")
-	accel       = flag.String("accel", "", "accelerator: auto, kvm or tcg (default $ZCSUITE_ACCEL or auto)")
+	zc        = cli.Register(flag.CommandLine)
+	kernels   = flag.String("kernels", "", "test these kernels one after another (comma-separated), each with its reports in REPORT-DIR/<kernel>; KERNEL=CODE expects that exit code instead of 0 (e.g. a kernel that cannot be tested)")
+	requireVM = flag.Bool("require-vm", false, "fail instead of skipping when no VM can run")
 )
 
+// TestVM runs zcsuite exactly as the command does — the same flags, the
+// same reports in the same place, the same progress on stdout — and
+// passes when the run's exit code is the one expected (0 unless -kernels
+// says otherwise). Each spec of the run becomes a subtest with its
+// verdict. Relative paths in the flags are taken from the module's top
+// directory (go test runs this binary in suites/host).
 func TestVM(t *testing.T) {
-	list := strings.Split(*kernels, ",")
-	if *kernelFlag != "" {
-		list = []string{*kernelFlag}
-	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil && os.Getenv("ZCSUITE_QEMU") == "" {
 		skipOrFail(t, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); the VM specs cannot run")
 	}
-	root := *reportRoot
-	if root == "" {
-		dir, err := vmimage.ModuleDir()
-		if err != nil {
-			skipOrFail(t, err.Error())
-		}
-		root = filepath.Join(dir, "results")
+	top, err := vmimage.ModuleDir()
+	if err != nil {
+		skipOrFail(t, err.Error())
 	}
-	for _, k := range list {
-		k := strings.TrimSpace(k)
+	if os.Getenv("ZCSUITE_CALLER_DIR") == "" {
+		t.Setenv("ZCSUITE_CALLER_DIR", top)
+	}
+	ctx, stop := cli.WithSignals(context.Background(), zc.Bisect(), os.Stderr)
+	defer stop()
+	if *kernels == "" {
+		runOne(ctx, t, "", 0)
+		return
+	}
+	root := *zc.ReportDir
+	if root == "" {
+		root = filepath.Dir(cli.DefaultReportDir())
+	}
+	for _, item := range strings.Split(*kernels, ",") {
+		k, want, err := parseKernelItem(item)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Run(k, func(t *testing.T) {
-			opts := []runner.Option{
-				runner.WithKernel(k),
-				runner.WithReportDir(filepath.Join(root, reportName(k))),
-				runner.WithOutput(testWriter{t}),
-				runner.WithLabelFilter(*labelFilter),
-			}
-			if *accel != "" {
-				opts = append(opts, runner.WithAccel(*accel))
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
-			defer cancel()
-			res, err := runner.Run(ctx, opts...)
-			if err != nil {
-				t.Fatalf("kernel %s could not be tested: %v", k, err)
-			}
-			ran := 0
-			for _, vm := range res.Runs {
-				if vm.Verdict.Outcome == verdict.Untested {
-					t.Errorf("VM %q: %s", vm.Name, vm.Verdict.Reason)
-				}
-				for _, s := range vm.Verdict.Specs {
-					s := s
-					t.Run(s.Name, func(t *testing.T) {
-						switch s.Outcome {
-						case verdict.Pass:
-						case verdict.KnownFail:
-							t.Logf("KNOWN-FAIL: %s", s.Reason)
-						case verdict.Skip:
-							t.Skip(s.Reason)
-						default:
-							t.Errorf("%s: %s", s.Outcome, s.Reason)
-						}
-					})
-					if s.Outcome != verdict.Skip {
-						ran++
-					}
-				}
-				for _, sp := range vm.Verdict.Outside {
-					t.Errorf("kernel splat outside any spec: %s", sp.Title)
-				}
-			}
-			if ran == 0 {
-				t.Errorf("kernel %s: the VM reported zero specs run", k)
-			}
-			if res.ExitCode != verdict.ExitGood {
-				t.Errorf("kernel %s: run exit code %d (reports in %s)", k, res.ExitCode, filepath.Join(root, reportName(k)))
-			}
+			set(t, "kernel", k)
+			runOne(ctx, t, filepath.Join(root, reportName(k)), want)
 		})
+	}
+}
+
+// runOne runs zcsuite with the flags as set (reportDir overrides
+// -report-dir when not empty) and checks its exit code and verdicts.
+func runOne(ctx context.Context, t *testing.T, reportDir string, want int) {
+	if reportDir != "" {
+		set(t, "report-dir", reportDir)
+	}
+	code := zc.Run(ctx, os.Stdout, os.Stderr)
+	dir := cli.CallerPath(*zc.ReportDir)
+	if *zc.ReportDir == "" {
+		dir = cli.DefaultReportDir()
+	}
+	specsAsSubtests(t, dir)
+	if code != want {
+		t.Errorf("kernel %s: zcsuite exit code %d, want %d (reports in %s)", *zc.Kernel, code, want, dir)
+	}
+}
+
+// specsAsSubtests reads the run's verdict.json and gives each spec a
+// subtest with its verdict.
+func specsAsSubtests(t *testing.T, dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "verdict.json"))
+	if err != nil {
+		t.Errorf("no verdict.json: %v", err)
+		return
+	}
+	var v struct {
+		Runs []report.VMRun `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Errorf("verdict.json: %v", err)
+		return
+	}
+	for _, vm := range v.Runs {
+		if vm.Verdict == nil {
+			continue
+		}
+		for _, s := range vm.Verdict.Specs {
+			t.Run(s.Name, func(t *testing.T) {
+				switch s.Outcome {
+				case verdict.Pass:
+				case verdict.KnownFail:
+					t.Logf("KNOWN-FAIL: %s", s.Reason)
+				case verdict.Skip, verdict.NotRun:
+					t.Skipf("%s: %s", s.Outcome, s.Reason)
+				default:
+					t.Errorf("%s: %s", s.Outcome, s.Reason)
+				}
+			})
+		}
+	}
+}
+
+// parseKernelItem splits KERNEL=CODE.
+func parseKernelItem(item string) (string, int, error) {
+	k, c, ok := strings.Cut(strings.TrimSpace(item), "=")
+	if !ok {
+		return k, 0, nil
+	}
+	code, err := strconv.Atoi(c)
+	if err != nil {
+		return "", 0, fmt.Errorf("-kernels: %q: want KERNEL or KERNEL=EXITCODE", item)
+	}
+	return k, code, nil
+}
+
+func set(t *testing.T, name, value string) {
+	t.Helper()
+	if err := flag.Set(name, value); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -108,12 +150,4 @@ func reportName(k string) string {
 		return strings.ReplaceAll(k, ":", "-")
 	}
 	return fmt.Sprintf("path-%s", filepath.Base(k))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
