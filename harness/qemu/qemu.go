@@ -315,7 +315,7 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		err := vm.resumeIncoming(rctx)
 		cancel()
 		if err != nil {
-			vm.cmd.Process.Kill()
+			vm.kill()
 			res := vm.Wait()
 			if res.Stderr != "" {
 				err = fmt.Errorf("%w (qemu: %s)", err, firstLine(res.Stderr))
@@ -385,7 +385,7 @@ func (vm *VM) deadline(ctx context.Context) {
 	vm.mu.Lock()
 	vm.res.TimedOut = true
 	vm.mu.Unlock()
-	vm.cmd.Process.Kill()
+	vm.kill()
 }
 
 func (vm *VM) readConsole(r io.Reader) {
@@ -602,3 +602,11 @@ func Version() (string, error) {
 
 // Exited is closed when QEMU has exited.
 func (vm *VM) Exited() <-chan struct{} { return vm.exited }
+
+// kill stops QEMU and whatever it started (its process group: an
+// -incoming helper, for one).
+func (vm *VM) kill() {
+	if err := syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		vm.cmd.Process.Kill()
+	}
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The ends of a run that are not the happy path, as users meet them:
+# through ./run.sh, on Debian's 7.3 kernel. Each case asserts the exit
+# code, the message, complete reports and that nothing the run started
+# outlives it (checked by PID).
+#
+#   .ci/faults.sh [WORKDIR]      (default: results/faults)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+work=$(realpath -m "${1:-results/faults}")
+rm -rf "$work"; mkdir -p "$work"
+export ZCSUITE_ACCEL="${ZCSUITE_ACCEL:-tcg}"
+kernel=debian:7.3-cloud
+failures=0 passed=0
+t_all=$(date +%s)
+
+ok()   { passed=$((passed+1)); echo "faults: ok   $*"; }
+bad()  { failures=$((failures+1)); echo "faults: FAIL $*"; }
+note() { echo "faults: $*"; }
+
+# expect NAME CODE PATTERN CMD...: run CMD, want exit CODE and PATTERN in
+# its output (stdout and stderr).
+expect() {
+	local name=$1 code=$2 pat=$3; shift 3
+	local out="$work/$name.out" t0=$(date +%s) rc
+	"$@" >"$out" 2>&1; rc=$?
+	if [ "$rc" != "$code" ]; then bad "$name: exit $rc, want $code ($(tail -3 "$out" | tr '\n' ' '))"; return 1; fi
+	if ! grep -qE -- "$pat" "$out"; then bad "$name: output lacks /$pat/ ($(tail -3 "$out" | tr '\n' ' '))"; return 1; fi
+	ok "$name: exit $rc in $(( $(date +%s)-t0 ))s"
+}
+
+# one_error_line NAME: the run's stderr-ish output has exactly one zcsuite: line.
+one_error_line() {
+	local n; n=$(grep -c '^zcsuite: ' "$work/$1.out")
+	[ "$n" = 1 ] && ok "$1: one line" || bad "$1: $n zcsuite: lines, want one"
+}
+
+# reports_agree DIR WANT: every report file is there and all four hold the
+# same number of specs (WANT when given).
+reports_agree() {
+	local dir=$1 want=${2:-} f
+	for f in verdict.json kernel.json junit.xml report.json results.ktap console.log kmsg.log; do
+		[ -s "$dir/$f" ] || { bad "$dir: $f missing or empty"; return 1; }
+	done
+	local v j r k
+	v=$(jq '[.runs[].verdict.specs[]] | length' "$dir/verdict.json")
+	j=$(grep -c '<testcase ' "$dir/junit.xml")
+	r=$(jq '[.[].SpecReports[]? | select(.LeafNodeType == "It")] | length' "$dir/report.json")
+	k=$(grep -cE '^ *(not )?ok [0-9]+ ' "$dir/results.ktap")
+	k=$((k - $(jq '.runs | length' "$dir/verdict.json")))
+	if [ "$v" != "$j" ] || [ "$v" != "$r" ] || [ "$v" != "$k" ] || { [ -n "$want" ] && [ "$v" != "$want" ]; }; then
+		bad "$dir: specs verdict.json $v, junit.xml $j, report.json $r, results.ktap $k${want:+, want $want}"
+		return 1
+	fi
+	ok "$dir: every report holds the same $v specs"
+}
+
+# children PID: the PIDs of PID's descendants.
+children() {
+	local p c
+	for c in $(pgrep -P "$1"); do echo "$c"; children "$c"; done
+}
+
+# none_alive NAME PID...: none of these processes exists any more.
+none_alive() {
+	local name=$1 p left=""; shift
+	for p in "$@"; do kill -0 "$p" 2>/dev/null && left="$left $p($(ps -o comm= -p "$p"))"; done
+	[ -z "$left" ] && ok "$name: nothing the run started is left ($# processes checked)" || bad "$name: still running:$left"
+}
+
+# ---- bad input: one line, the documented code, nothing boots
+img=$(ls "${ZCSUITE_CACHE:-$HOME/.cache/zcsuite}"/kernels/linux-binary-7.3-cloud-amd64_*/usr/lib/modules/*/vmlinuz 2>/dev/null | head -1)
+expect missing-kernel 2 "no such kernel file: /nonexistent/bzImage" ./run.sh -kernel /nonexistent/bzImage && one_error_line missing-kernel
+expect bisect-missing-tree 128 "not a buildable kernel tree" ./run.sh -bisect -kernel-tree /nonexistent
+expect bad-label-filter 2 'label filter "cap-gate &&"' ./run.sh -label-filter 'cap-gate &&' && one_error_line bad-label-filter
+expect bad-focus 2 'focus "\("' ./run.sh -focus '('
+expect unknown-flag 2 "flag provided but not defined: -no-such-flag" ./run.sh -no-such-flag
+expect unknown-debian 2 "bad kernel argument|no such Debian kernel" ./run.sh -kernel debian:cloud
+expect short-timeout 2 "timeout 5s is below 20s" ./run.sh -timeout 5s
+if [ -n "$img" ]; then
+	head -c 1000000 "$img" >"$work/vmlinuz-cut"
+	expect cut-kernel 2 "is cut short: 1000000 bytes" ./run.sh -kernel "$work/vmlinuz-cut" && one_error_line cut-kernel
+else
+	bad "cut-kernel: no cached Debian 7.3 vmlinuz to cut (did ./run.sh test run first?)"
+fi
+expect report-dir-proc 2 "report directory /proc/zcsuite-x" ./run.sh -report-dir /proc/zcsuite-x -label-filter cap-gate
+
+# Relative paths are the caller's: from another directory, -report-dir r
+# lands there.
+mkdir -p "$work/caller"
+( cd "$work/caller" && "$top/run.sh" -report-dir r -label-filter cap-gate -no-destructive >"$work/relative.out" 2>&1 ); rc=$?
+if [ "$rc" = 0 ] && [ -s "$work/caller/r/verdict.json" ] && grep -q "reports in $work/caller/r" "$work/relative.out"; then
+	ok "relative -report-dir: reports in the caller's directory"
+else
+	bad "relative -report-dir: exit $rc, $(tail -2 "$work/relative.out" | tr '\n' ' ')"
+fi
+
+# ---- a report directory that fills up: 125, naming the file; the earlier
+# run's files do not survive beside the new ones.
+full="$work/full"
+mkdir -p "$full"
+if mount -t tmpfs -o size=64k tmpfs "$full" 2>/dev/null; then
+	echo '<testsuites failures="0"></testsuites>' >"$full/junit.xml"
+	expect full-report-dir 125 "no space left on device" ./run.sh -report-dir "$full" -label-filter cap-gate -no-destructive
+	grep -q 'failures="0"></testsuites>' "$full/junit.xml" 2>/dev/null && bad "full-report-dir: the earlier run's junit.xml survived" || ok "full-report-dir: no earlier run's file left"
+	umount "$full"
+else
+	bad "full-report-dir: cannot mount a 64k tmpfs (need root)"
+fi
+
+# ---- signals in the middle of the suite
+# interrupt NAME SIGNAL CODE HOW: start a full run, wait for 10 passed
+# specs, send SIGNAL (to run.sh's PID, or to its process group), then want
+# CODE within 5 s, reports with NOT-RUN specs, and no process left.
+interrupt() {
+	local name=$1 sig=$2 code=$3 how=$4 dir="$work/$1" out="$work/$1.out"
+	setsid ./run.sh -report-dir "$dir" >"$out" 2>&1 &
+	local pid=$! i kids=""
+	for i in $(seq 1 300); do
+		[ "$(grep -c '^zcsuite:   PASSED' "$out")" -ge 10 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 1
+	done
+	kids=$(children "$pid")
+	local t0; t0=$(date +%s.%N)
+	if [ "$how" = group ]; then kill -s "$sig" -- "-$pid"; else kill -s "$sig" "$pid"; fi
+	wait "$pid"; local rc=$?
+	local took; took=$(echo "$(date +%s.%N) - $t0" | bc)
+	if [ "$rc" != "$code" ]; then bad "$name: exit $rc, want $code"; else ok "$name: exit $rc ${took}s after $sig"; fi
+	(( $(echo "$took < 5" | bc) )) || bad "$name: took ${took}s to exit, want < 5"
+	grep -q "interrupted by $sig" "$out" || bad "$name: the output does not say 'interrupted by $sig'"
+	grep -qE '^(HANG|CRASH) ' "$out" && bad "$name: an interruption was reported as a HANG or CRASH"
+	[ "$(jq .exit_code "$dir/verdict.json")" = "$code" ] || bad "$name: verdict.json exit_code $(jq .exit_code "$dir/verdict.json")"
+	[ "$(jq '[.runs[].verdict.specs[] | select(.outcome == "NOT-RUN")] | length' "$dir/verdict.json")" -gt 0 ] || bad "$name: no NOT-RUN spec in verdict.json"
+	reports_agree "$dir" 192
+	none_alive "$name" $pid $kids
+}
+interrupt sigint-pid SIGINT 130 pid
+interrupt sigterm-pid SIGTERM 143 pid
+interrupt sigint-group SIGINT 130 group
+interrupt sighup-pid SIGHUP 129 pid
+
+# ---- a deadline: said on the screen, NOT-RUN in the reports, bounded.
+t0=$(date +%s)
+./run.sh -report-dir "$work/deadline" -timeout 20s -jobs 1 >"$work/deadline.out" 2>&1; rc=$?
+took=$(( $(date +%s)-t0 ))
+[ "$rc" = 1 ] && ok "deadline: exit 1 in ${took}s" || bad "deadline: exit $rc, want 1"
+grep -qE 'VM main hit its deadline \(.* of the run.s -timeout 20s\).*; [0-9]+ of its specs never ran' "$work/deadline.out" && ok "deadline: said on the screen" || bad "deadline: not said on the screen"
+[ "$(jq '[.runs[].verdict.specs[] | select(.outcome == "NOT-RUN")] | length' "$work/deadline/verdict.json")" -gt 0 ] && ok "deadline: NOT-RUN specs in verdict.json" || bad "deadline: no NOT-RUN spec"
+reports_agree "$work/deadline" 192
+# 20 s for the VMs + 10 s for QEMU's kill + the kernel and image checks.
+[ "$took" -le 60 ] && ok "deadline: the run ended within the deadline's bound" || bad "deadline: ${took}s, want <= 60"
+
+# ---- under 4x CPU oversubscription: the same verdict, nothing lost.
+if command -v stress-ng >/dev/null; then
+	stress-ng --cpu $((4 * $(nproc))) --timeout 600s >/dev/null 2>&1 &
+	spid=$!
+	t0=$(date +%s)
+	./run.sh -report-dir "$work/loaded" >"$work/loaded.out" 2>&1; rc=$?
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	[ "$rc" = 0 ] && ok "loaded: exit 0 in $(( $(date +%s)-t0 ))s beside stress-ng --cpu $((4 * $(nproc)))" || bad "loaded: exit $rc ($(grep -E '^zcsuite: [0-9]+ passed' "$work/loaded.out"))"
+	reports_agree "$work/loaded" 192
+	grep -q "ended without the guest's done event" "$work/loaded.out" && bad "loaded: a VM lost its done event"
+else
+	bad "loaded: stress-ng is not installed"
+fi
+
+echo "faults: ${passed} passed, ${failures} failed ($(( $(date +%s)-t_all ))s)"
+[ "$failures" = 0 ]
