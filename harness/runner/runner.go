@@ -447,7 +447,7 @@ func (r *runState) run(ctx context.Context) error {
 		// Concurrent VMs would skew the measurements.
 		jobs = 1
 	}
-	timings := loadTimings(c.CacheDir, accel)
+	timings := loadTimings(c.CacheDir, accel, r.logf)
 	mainArgs := func(specs []string, sharded bool) []string {
 		args := []string{"--ginkgo.label-filter=" + mainFilter}
 		switch {
@@ -1028,13 +1028,11 @@ func (r *runState) chooseAccel(ctx context.Context, k *kernel.Kernel, img *vmima
 		key = "tree-" + hostKey()
 	}
 	cacheFile := filepath.Join(r.c.CacheDir, "accel", key)
-	if b, err := os.ReadFile(cacheFile); err == nil {
-		accel, why, _ := strings.Cut(string(b), "\n")
+	if accel, why, ok := readAccelCache(cacheFile, r.logf); ok {
 		return accel, "cached probe: " + why
 	}
 	accel, why := qemu.ProbeKVM(ctx, k.Image, img.Path, KernelCmdline)
-	os.MkdirAll(filepath.Dir(cacheFile), 0o755)
-	os.WriteFile(cacheFile, []byte(accel+"\n"+why), 0o644)
+	writeCacheFile(cacheFile, []byte(accel+"\n"+why))
 	return accel, why
 }
 
