@@ -79,12 +79,13 @@ func findImage(root string) (string, error) {
 	return filepath.Rel(root, images[0])
 }
 
-// unpack (re)creates root from the linux-binary package best and its
-// linux-base package: from the .deb files in the cache when their sha256 is
-// the expected one, else downloaded again. It unpacks into a scratch folder
-// beside root and moves it into place once complete, with its record. The
-// caller holds the apt lock.
-func (a *Apt) unpack(ctx context.Context, root string, best pkgInfo, base string) error {
+// unpack (re)creates root from the packages names at best's version (the
+// first is the kernel package best itself, the others its companions): from
+// the .deb files in the cache when their sha256 is the expected one, else
+// downloaded again. It unpacks into a scratch folder beside root and moves
+// it into place once complete, with its record. The caller holds the apt
+// lock.
+func (a *Apt) unpack(ctx context.Context, root string, best pkgInfo, names []string) error {
 	parent := filepath.Dir(root)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("%w: %v", ErrFetch, err)
@@ -104,17 +105,19 @@ func (a *Apt) unpack(ctx context.Context, root string, best pkgInfo, base string
 			}
 		}
 	}
-	if want[base] == "" {
+	for _, n := range names {
+		if want[n] != "" {
+			continue
+		}
 		// The local package lists know the archive's sha256 (no network).
-		if infos, err := a.show(ctx, base); err == nil {
+		if infos, err := a.show(ctx, n); err == nil {
 			for _, in := range infos {
 				if in.Version == best.Version {
-					want[base] = in.SHA256
+					want[n] = in.SHA256
 				}
 			}
 		}
 	}
-	names := []string{best.Name, base}
 	debs, err := a.cachedDebs(ctx, best.Version, want, names)
 	if err != nil {
 		return err

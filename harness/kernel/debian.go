@@ -262,7 +262,7 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 		} else {
 			logf("kernel cache %s: %v; unpacking it again from the .deb files", filepath.Base(root), err)
 		}
-		if err := a.unpack(ctx, root, best, base); err != nil {
+		if err := a.unpack(ctx, root, best, []string{best.Name, base}); err != nil {
 			return nil, err
 		}
 		if k, err = unpackedKernel(root); err != nil {
