@@ -219,6 +219,11 @@ func (s *snapshotStore) save(ctx context.Context, vm *qemu.VM, boot time.Duratio
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(s.statePath()); err == nil {
+		s.mu.Lock()
+		s.checked = fi // this run's later VMs need not hash it again
+		s.mu.Unlock()
+	}
 	m := &snapshotMeta{Key: s.key, Inputs: s.why, Created: time.Now().UTC().Format(time.RFC3339), Boot: boot, Save: time.Since(t0), Size: size, SHA256: sum, Console: console}
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := writeCacheFile(s.metaPath(), b); err != nil {
