@@ -152,11 +152,11 @@ func (s *snapshotStore) open() (m *snapshotMeta, f *os.File, fi os.FileInfo, err
 	if s.checked != nil && sameFile(s.checked, fi) {
 		return m, f, fi, nil
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	sum, err := readerSHA256(f)
+	if err != nil {
 		return nil, nil, fi, fmt.Errorf("reading it: %v", err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != m.SHA256 {
+	if sum != m.SHA256 {
 		return nil, nil, fi, fmt.Errorf("its sha256 is %s, not the %s it was saved with", sum[:16], m.SHA256[:16])
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -215,11 +215,17 @@ func (s *snapshotStore) save(ctx context.Context, vm *qemu.VM, boot time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(s.statePath())
+	f, err := os.Open(s.statePath())
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(s.statePath()); err == nil {
+	sum, err := readerSHA256(f)
+	fi, serr := f.Stat()
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if serr == nil {
 		s.mu.Lock()
 		s.checked = fi // this run's later VMs need not hash it again
 		s.mu.Unlock()
@@ -253,14 +259,9 @@ func sameFile(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
+func readerSHA256(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
