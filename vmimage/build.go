@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -177,9 +178,8 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	if err := os.MkdirAll(archDir, 0o755); err != nil {
 		return nil, fmt.Errorf("vmimage: %w", err)
 	}
-	img.Path = filepath.Join(archDir, hash[:16]+".cpio")
-	if st, err := os.Stat(img.Path); err == nil {
-		img.Cached, img.Size = true, st.Size()
+	if path, size, ok := cachedArchive(archDir, hash, c.log); ok {
+		img.Path, img.Size, img.Cached = path, size, true
 		return img, nil
 	}
 	t1 := time.Now()
@@ -210,6 +210,11 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: pack initramfs: %w", err)
 	}
+	sum, err := fileSHA256(tmpOut)
+	if err != nil {
+		return nil, fmt.Errorf("vmimage: %w", err)
+	}
+	img.Path = archivePath(archDir, hash, sum)
 	if err := os.Rename(tmpOut, img.Path); err != nil {
 		return nil, fmt.Errorf("vmimage: %w", err)
 	}
@@ -219,6 +224,56 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	}
 	pruneArchives(archDir, img.Path, 4)
 	return img, nil
+}
+
+// An archive's file name carries both hashes, "<input hash, 16 digits>-
+// <sha256 of the archive>.cpio": the input hash finds it, and the sha256
+// checks it on every use. One rename writes both, so concurrent builders
+// never pair one archive with another's checksum.
+func archivePath(dir, inputHash, sum string) string {
+	return filepath.Join(dir, inputHash[:16]+"-"+sum+".cpio")
+}
+
+// cachedArchive returns an archive of inputHash whose content still has
+// the sha256 its name records. An archive that does not is removed, with a
+// line saying so, and the caller packs a new one.
+func cachedArchive(dir, inputHash string, logf func(string, ...any)) (string, int64, bool) {
+	paths, _ := filepath.Glob(filepath.Join(dir, inputHash[:16]+"-*.cpio"))
+	for _, p := range paths {
+		want := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), inputHash[:16]+"-"), ".cpio")
+		got, err := fileSHA256(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			logf("initramfs %s cannot be read (%v); removing it and packing it again", p, err)
+		case got != want:
+			logf("initramfs %s has sha256 %s, not the %s it was packed with; removing it and packing it again", p, got[:16], want[:16])
+		default:
+			st, err := os.Stat(p)
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			os.Chtimes(p, now, now) // most recently used: pruned last
+			return p, st.Size(), true
+		}
+		os.Remove(p)
+	}
+	return "", 0, false
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func compile(ctx context.Context, moduleDir string, b Binary, out string) error {

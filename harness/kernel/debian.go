@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,13 +226,7 @@ func (a *Apt) download(ctx context.Context, version string, names ...string) ([]
 	}
 	paths := make([]string, len(names))
 	for i, p := range names {
-		debs, _ := filepath.Glob(filepath.Join(debDir, p+"_*.deb"))
-		for _, d := range debs {
-			if strings.Contains(filepath.Base(d), "_"+debEscape(version)+"_") {
-				paths[i] = d
-			}
-		}
-		if paths[i] == "" {
+		if paths[i] = cachedDeb(debDir, p, version); paths[i] == "" {
 			return nil, fmt.Errorf("%w: downloaded %s not found in %s", ErrFetch, p, debDir)
 		}
 	}
@@ -238,7 +234,11 @@ func (a *Apt) download(ctx context.Context, version string, names ...string) ([]
 }
 
 // FetchDebian resolves spec by package name and unpacks the newest
-// matching linux-binary and linux-base packages under cacheDir.
+// matching linux-binary and linux-base packages under cacheDir. A folder
+// unpacked earlier is checked first: when its image is missing or its
+// sha256 is not the one recorded at unpacking, it is unpacked again from
+// the cached .deb files (downloaded again if they are damaged), with a line
+// saying so.
 func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, ...any)) (*Kernel, error) {
 	version, flavour, err := ParseDebianSpec(spec)
 	if err != nil {
@@ -255,51 +255,22 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 	}
 	base := "linux-base-" + strings.TrimPrefix(best.Name, "linux-binary-")
 	root := filepath.Join(cacheDir, "kernels", best.Name+"_"+sanitize(best.Version))
-	done := filepath.Join(root, ".complete")
-	if _, err := os.Stat(done); err != nil {
-		logf("fetching %s %s (and %s)", best.Name, best.Version, base)
-		os.RemoveAll(root)
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	k, err := unpackedKernel(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			logf("fetching %s %s (and %s)", best.Name, best.Version, base)
+		} else {
+			logf("kernel cache %s: %v; unpacking it again from the .deb files", filepath.Base(root), err)
 		}
-		debs, err := a.download(ctx, best.Version, best.Name, base)
-		if err != nil {
+		if err := a.unpack(ctx, root, best, []string{best.Name, base}); err != nil {
 			return nil, err
 		}
-		for i, deb := range debs {
-			if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("%w: dpkg-deb -x %s: %v: %s", ErrFetch, deb, err, out)
-			}
-			if i == 0 {
-				if sum, err := fileSHA256(deb); err == nil && best.SHA256 != "" && sum != best.SHA256 {
-					return nil, fmt.Errorf("%w: %s sha256 %s does not match the archive's %s", ErrFetch, deb, sum, best.SHA256)
-				}
-			}
-		}
-		if err := os.WriteFile(done, nil, 0o644); err != nil {
+		if k, err = unpackedKernel(root); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
 		}
-	}
-	images, _ := filepath.Glob(filepath.Join(root, "usr/lib/modules/*/vmlinuz"))
-	if len(images) == 0 {
-		images, _ = filepath.Glob(filepath.Join(root, "boot/vmlinuz-*"))
-	}
-	if len(images) != 1 {
-		return nil, fmt.Errorf("%w: %s holds %d kernel images, want 1", ErrFetch, best.Name, len(images))
-	}
-	k, err := FromPath(images[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
 	}
 	k.Spec, k.Source = spec, "debian"
 	k.Package, k.Version, k.DebSHA256 = best.Name, best.Version, best.SHA256
-	configs, _ := filepath.Glob(filepath.Join(filepath.Dir(images[0]), "config"))
-	if len(configs) == 0 {
-		configs, _ = filepath.Glob(filepath.Join(root, "boot/config-*"))
-	}
-	if len(configs) == 1 {
-		k.ConfigPath, k.ConfigSource = configs[0], "package"
-	}
 	return k, nil
 }
 

@@ -45,9 +45,11 @@ type Config struct {
 	OnStderr func(line string)
 	// QMP opens a QMP socket (needed by VM.SaveState).
 	QMP bool
-	// Incoming is a state file written by VM.SaveState: the VM resumes
-	// from it instead of booting.
-	Incoming string
+	// Incoming is an open state file written by VM.SaveState: the VM
+	// resumes from it instead of booting. QEMU reads the open file (its
+	// descriptor 3), so removing or replacing the path meanwhile does not
+	// matter.
+	Incoming *os.File
 }
 
 // Option configures a boot; options apply in order.
@@ -142,13 +144,13 @@ func WithQMP() Option { return func(c *Config) error { c.QMP = true; return nil 
 // WithIncoming resumes the VM from a state file VM.SaveState wrote, with
 // the same configuration (kernel, initramfs, command line, CPUs, memory,
 // accelerator, devices), instead of booting it. Start returns once the
-// guest runs again.
-func WithIncoming(path string) Option {
+// guest runs again. The caller opened f and closes it after Start.
+func WithIncoming(f *os.File) Option {
 	return func(c *Config) error {
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("qemu: incoming state: %w", err)
+		if f == nil {
+			return errors.New("qemu: incoming state: no file")
 		}
-		c.Incoming, c.QMP = path, true
+		c.Incoming, c.QMP = f, true
 		return nil
 	}
 }
@@ -204,8 +206,11 @@ func (c *Config) args(chardev, qmp string) []string {
 	if c.QMP {
 		args = append(args, "-qmp", "unix:"+qmp+",server=on,wait=off")
 	}
-	if c.Incoming != "" {
-		args = append(args, "-incoming", "exec:cat "+shellQuote([]string{c.Incoming}))
+	if c.Incoming != nil {
+		// A file descriptor, not "exec:cat PATH": a stream that ends
+		// before its first byte (a missing or empty file) leaves QEMU
+		// waiting for it forever, while an fd at EOF fails at once.
+		args = append(args, "-incoming", "fd:3")
 	}
 	return append(args, c.ExtraArgs...)
 }
@@ -295,6 +300,9 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 	// stops every VM itself and reports why; and it dies with zcsuite if
 	// zcsuite is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if cfg.Incoming != nil {
+		cmd.ExtraFiles = []*os.File{cfg.Incoming} // descriptor 3
+	}
 	vm.res.Repro = shellQuote(append([]string{cfg.Binary}, args...))
 	vm.start = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -310,7 +318,7 @@ func Start(ctx context.Context, opts ...Option) (*VM, error) {
 		close(vm.exited)
 	}()
 	go vm.deadline(ctx)
-	if cfg.Incoming != "" {
+	if cfg.Incoming != nil {
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := vm.resumeIncoming(rctx)
 		cancel()
@@ -335,7 +343,7 @@ func ReproCommand(opts ...Option) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c.Incoming, c.QMP = "", false
+	c.Incoming, c.QMP = nil, false
 	return shellQuote(append([]string{c.Binary}, c.args("file,id=zcev,path=events.jsonl", "")...)), nil
 }
 
@@ -347,7 +355,7 @@ func MachineArgs(opts ...Option) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Incoming, c.QMP = "", false
+	c.Incoming, c.QMP = nil, false
 	c.Kernel, c.Initramfs = "KERNEL", "INITRAMFS"
 	return c.args("socket,id=zcev,path=SOCKET", ""), nil
 }

@@ -148,8 +148,8 @@ func (vm *VM) qmp(ctx context.Context) (*qmpConn, error) {
 }
 
 // SaveState stops the guest, writes its whole state (RAM and devices) to
-// path, and lets it run on. A VM started WithIncoming(path) later resumes
-// from that point. It returns the state's size.
+// path, and lets it run on. A VM started WithIncoming with that file open
+// resumes from that point. It returns the state's size.
 func (vm *VM) SaveState(ctx context.Context, path string) (int64, error) {
 	q, err := vm.qmp(ctx)
 	if err != nil {

@@ -3,7 +3,6 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -116,12 +115,8 @@ func timingsPath(cacheDir, accel string) string {
 	return filepath.Join(cacheDir, "timings", accel+".json")
 }
 
-func loadTimings(cacheDir, accel string) specTimings {
-	t := specTimings{}
-	if b, err := os.ReadFile(timingsPath(cacheDir, accel)); err == nil {
-		json.Unmarshal(b, &t)
-	}
-	return t
+func loadTimings(cacheDir, accel string, logf func(string, ...any)) specTimings {
+	return readTimings(timingsPath(cacheDir, accel), logf)
 }
 
 func (t specTimings) est(spec string) float64 {
@@ -153,9 +148,6 @@ func (t specTimings) update(runs []report.VMRun) {
 }
 
 func (t specTimings) save(cacheDir, accel string) {
-	p := timingsPath(cacheDir, accel)
-	os.MkdirAll(filepath.Dir(p), 0o755)
 	b, _ := json.MarshalIndent(t, "", " ")
-	os.WriteFile(p+".part", b, 0o644)
-	os.Rename(p+".part", p)
+	writeCacheFile(timingsPath(cacheDir, accel), b)
 }

@@ -85,12 +85,12 @@ func TestFocusOnMatchesExactlyItsSpecs(t *testing.T) {
 
 func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
 	dir := t.TempDir()
-	a := newSnapshotStore(dir, "qemu 7.2", "kernel k1")
-	b := newSnapshotStore(dir, "qemu 7.2", "kernel k2")
+	a := newSnapshotStore(dir, t.Logf, "qemu 7.2", "kernel k1")
+	b := newSnapshotStore(dir, t.Logf, "qemu 7.2", "kernel k2")
 	if a.key == b.key {
 		t.Fatal("different kernels share a snapshot key")
 	}
-	if _, ok := a.load(); ok {
+	if _, _, ok := a.load("main-1"); ok {
 		t.Fatal("empty store loaded a state")
 	}
 	if !a.claim() || a.claim() {
@@ -98,18 +98,19 @@ func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
 	}
 	os.MkdirAll(a.dir, 0o755)
 	write := func(s *snapshotStore, age time.Duration) {
-		os.WriteFile(s.statePath(), []byte("state"), 0o644)
-		os.WriteFile(s.metaPath(), []byte(`{"key":"`+s.key+`"}`), 0o644)
+		writeState(t, s, []byte("state"))
 		old := time.Now().Add(-age)
 		os.Chtimes(s.metaPath(), old, old)
 	}
 	write(a, 0)
-	if _, ok := a.load(); !ok {
+	if _, f, ok := a.load("main-1"); !ok {
 		t.Fatal("saved state not loaded")
+	} else {
+		f.Close()
 	}
 	os.WriteFile(filepath.Join(a.dir, "stale.state.part"), nil, 0o644)
 	for i := range snapshotsKept + 2 {
-		write(newSnapshotStore(dir, "kernel old", string(rune('a'+i))), time.Duration(i+1)*time.Hour)
+		write(newSnapshotStore(dir, t.Logf, "kernel old", string(rune('a'+i))), time.Duration(i+1)*time.Hour)
 	}
 	a.prune()
 	metas, _ := filepath.Glob(filepath.Join(a.dir, "*.json"))
@@ -117,12 +118,16 @@ func TestSnapshotStoreKeyLoadAndPrune(t *testing.T) {
 	if len(metas) != snapshotsKept || len(states) != snapshotsKept {
 		t.Fatalf("after prune %d metas and %d states, want %d each", len(metas), len(states), snapshotsKept)
 	}
-	if _, ok := a.load(); !ok {
+	if _, f, ok := a.load("main-2"); !ok {
 		t.Fatal("prune dropped the newest state")
+	} else {
+		f.Close()
 	}
-	a.invalidate()
-	if _, ok := a.load(); ok {
-		t.Fatal("invalidated state still loads")
+	if !a.drop("main-2") {
+		t.Fatal("the state main-2 failed to resume from was not dropped")
+	}
+	if _, _, ok := a.load("main-2"); ok {
+		t.Fatal("dropped state still loads")
 	}
 }
 

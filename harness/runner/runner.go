@@ -447,7 +447,7 @@ func (r *runState) run(ctx context.Context) error {
 		// Concurrent VMs would skew the measurements.
 		jobs = 1
 	}
-	timings := loadTimings(c.CacheDir, accel)
+	timings := loadTimings(c.CacheDir, accel, r.logf)
 	mainArgs := func(specs []string, sharded bool) []string {
 		args := []string{"--ginkgo.label-filter=" + mainFilter}
 		switch {
@@ -487,7 +487,7 @@ func (r *runState) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUntestable, err)
 		}
-		r.snap = newSnapshotStore(c.CacheDir, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
+		r.snap = newSnapshotStore(c.CacheDir, r.logf, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
 	}
 	results := make(map[int]report.VMRun)
 	var (
@@ -763,8 +763,11 @@ func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmi
 	}
 	first := vr.Verdict.Reason
 	if vr.Restored != "" && r.snap != nil {
-		r.snap.invalidate()
-		r.logf("VM %q did not start from the saved VM state (%s); dropped it, booting", name, first)
+		if r.snap.drop(name) {
+			r.logf("VM %q did not start from the saved VM state (%s); dropped it, booting", name, first)
+		} else {
+			r.logf("VM %q did not start from the saved VM state (%s); it was dropped already, booting", name, first)
+		}
 	} else {
 		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
 	}
@@ -870,9 +873,10 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
 	var restored *snapshotMeta
 	if r.snap != nil {
-		if m, ok := r.snap.load(); ok {
+		if m, state, ok := r.snap.load(name); ok {
 			restored = m
-			opts = append(opts, qemu.WithIncoming(r.snap.statePath()))
+			defer state.Close()
+			opts = append(opts, qemu.WithIncoming(state))
 		} else {
 			opts = append(opts, qemu.WithQMP())
 		}
@@ -1024,13 +1028,11 @@ func (r *runState) chooseAccel(ctx context.Context, k *kernel.Kernel, img *vmima
 		key = "tree-" + hostKey()
 	}
 	cacheFile := filepath.Join(r.c.CacheDir, "accel", key)
-	if b, err := os.ReadFile(cacheFile); err == nil {
-		accel, why, _ := strings.Cut(string(b), "\n")
+	if accel, why, ok := readAccelCache(cacheFile, r.logf); ok {
 		return accel, "cached probe: " + why
 	}
 	accel, why := qemu.ProbeKVM(ctx, k.Image, img.Path, KernelCmdline)
-	os.MkdirAll(filepath.Dir(cacheFile), 0o755)
-	os.WriteFile(cacheFile, []byte(accel+"\n"+why), 0o644)
+	writeCacheFile(cacheFile, []byte(accel+"\n"+why))
 	return accel, why
 }
 
