@@ -168,5 +168,6 @@ else
 	bad "loaded: stress-ng is not installed"
 fi
 
-echo "faults: ${passed} passed, ${failures} failed ($(( $(date +%s)-t_all ))s)"
+echo "faults: took $(( $(date +%s)-t_all ))s"
+echo "faults: ${passed} passed, ${failures} failed"
 [ "$failures" = 0 ]
