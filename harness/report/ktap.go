@@ -113,7 +113,7 @@ func ktapName(s string) string {
 }
 
 // ktapText makes directive data: one line, bounded.
-func ktapText(s string) string { return oneLine(s, 300) }
+func ktapText(s string) string { return oneLine(s, reasonMax) }
 
 // reasonLines splits a failure reason into diagnostic lines, at most 10.
 func reasonLines(outcome, reason string) []string {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
@@ -217,7 +218,7 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 			}
 			fmt.Fprintln(w, line)
 			if s.Outcome != verdict.Pass && s.Reason != "" {
-				fmt.Fprintf(w, "%-11s   %s\n", "", oneLine(s.Reason, 160))
+				fmt.Fprintf(w, "%-11s   %s\n", "", oneLine(s.Reason, reasonMax))
 			}
 		}
 		for _, sp := range r.Verdict.Outside {
@@ -286,9 +287,17 @@ func endedBadly(v *verdict.Run) bool {
 	return false
 }
 
+// reasonMax bounds a reason on the screen and in results.ktap: the guest's
+// cause of a failure (at most 300 bytes) with the host's prefix, such as a
+// known issue's description.
+const reasonMax = 500
+
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
+		for max > 0 && !utf8.RuneStart(s[max]) {
+			max--
+		}
 		s = s[:max] + "…"
 	}
 	return s

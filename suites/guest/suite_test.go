@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
 
+	"github.com/zcsuite/zcsuite/suites/guest/cause"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
@@ -133,7 +134,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	if w := eventWriter(); w != nil {
 		w.Write(vmevent.Event{Type: vmevent.SpecEnd, Seq: specSeq, Spec: r.FullText(), Labels: r.Labels(),
-			State: r.State.String(), Message: firstLine(msg), ExpectedSplats: expected, ExpectedWedge: wedge,
+			State: r.State.String(), Message: cause.Of(msg), ExpectedSplats: expected, ExpectedWedge: wedge,
 			TaintBefore: taintBefore, TaintAfter: readTaint()})
 	}
 })
@@ -151,11 +152,6 @@ func readTaint() uint64 {
 	}
 	v, _ := strconv.ParseUint(strings.TrimSpace(string(b[:n])), 10, 64)
 	return v
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }
 
 // Every spec needs the VM; outside it, skip with the reason.
