@@ -213,3 +213,25 @@ func TestDecideEndsWithPlan(t *testing.T) {
 		t.Fatalf("NotStarted: %+v", nr)
 	}
 }
+
+func TestVMFailure(t *testing.T) {
+	pass := Spec{Name: "a", Outcome: Pass}
+	fail := Spec{Name: "b", Outcome: Fail, Reason: "x"}
+	for _, c := range []struct {
+		name string
+		run  *Run
+		want Outcome
+	}{
+		{"no verdict", nil, ""},
+		{"good run", &Run{Outcome: Pass, Specs: []Spec{pass}}, ""},
+		{"told by a failed spec", &Run{Outcome: Fail, Reason: "a spec failed", Specs: []Spec{pass, fail}}, ""},
+		{"no done event after the last spec", &Run{Outcome: Fail, Reason: "the VM ended without the guest's done event", Specs: []Spec{pass}}, Fail},
+		{"splat outside the specs beside a failed spec", &Run{Outcome: Fail, Reason: "kernel splat outside any spec: WARNING", Specs: []Spec{fail}, Outside: []Splat{{Title: "WARNING"}}}, Fail},
+		{"untested", &Run{Outcome: Untested, Reason: "the guest never started"}, Untested},
+	} {
+		o, reason, ok := c.run.VMFailure()
+		if o != c.want || ok != (c.want != "") || (ok && reason != c.run.Reason) {
+			t.Errorf("%s: got %q %q %v", c.name, o, reason, ok)
+		}
+	}
+}
