@@ -35,6 +35,7 @@ func writeKTAP(dir string, facts Facts, runs []VMRun) error {
 //	PASS        ok N spec
 //	SKIP        ok N spec # SKIP reason
 //	KNOWN-FAIL  ok N spec # XFAIL reason  (expected to fail, and it did)
+//	NOT-RUN     ok N spec # SKIP not run: reason  (it never started)
 //	FAIL        not ok N spec             (reason on a diagnostic line)
 //	FIXED       not ok N spec             (a known issue stopped reproducing)
 //	HANG        not ok N spec # TIMEOUT reason
@@ -97,6 +98,8 @@ func ktapSpec(s verdict.Spec) (string, string) {
 		return "ok", " # SKIP " + ktapText(s.Reason)
 	case verdict.KnownFail:
 		return "ok", " # XFAIL " + ktapText(s.Reason)
+	case verdict.NotRun:
+		return "ok", " # SKIP " + ktapText("not run: "+s.Reason)
 	case verdict.Hang:
 		return "not ok", " # TIMEOUT " + ktapText(s.Reason)
 	case verdict.Panic, verdict.Crash:

@@ -11,9 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/onsi/ginkgo/v2/reporters"
-	"github.com/onsi/ginkgo/v2/types"
-
 	"github.com/zcsuite/zcsuite/harness/verdict"
 )
 
@@ -64,13 +61,15 @@ type Facts struct {
 	Started     string `json:"started"`
 }
 
-// Write writes every report file into dir.
+// Write writes every report file into dir. verdict.json is the canonical
+// list of specs; report.json, junit.xml and results.ktap hold the same
+// specs with the same outcomes, plus each VM's own failure (see
+// ginkgoReports, writeJUnit, WriteKTAP).
 func Write(dir string, facts Facts, runs []VMRun) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var console, kmsg strings.Builder
-	var merged []types.Report
 	for _, r := range runs {
 		fmt.Fprintf(&console, "==== zcsuite VM %q\n==== repro: %s\n", r.Name, r.Repro)
 		console.WriteString(strings.Join(r.Console, "\n"))
@@ -78,16 +77,6 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 		fmt.Fprintf(&kmsg, "==== zcsuite VM %q\n", r.Name)
 		kmsg.WriteString(strings.Join(r.Kmsg, "\n"))
 		kmsg.WriteString("\n")
-		if len(r.Ginkgo) > 0 {
-			var reps []types.Report
-			if err := json.Unmarshal(r.Ginkgo, &reps); err == nil {
-				for i := range reps {
-					Amend(&reps[i], r.Verdict)
-					reps[i].SpecReports = ranHere(reps[i].SpecReports)
-				}
-				merged = append(merged, reps...)
-			}
-		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "console.log"), []byte(console.String()), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -104,22 +93,12 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 	}{facts.ExitCode, runs}); err != nil {
 		return err
 	}
-	if merged == nil {
-		merged = []types.Report{}
-	}
-	if err := writeJSON(filepath.Join(dir, "report.json"), merged); err != nil {
+	reps, cases := ginkgoReports(facts, runs)
+	if err := writeJSON(filepath.Join(dir, "report.json"), reps); err != nil {
 		return err
 	}
-	if len(merged) > 0 {
-		all := merged[0]
-		for _, m := range merged[1:] {
-			all.SpecReports = append(all.SpecReports, m.SpecReports...)
-			all.SuiteSucceeded = all.SuiteSucceeded && m.SuiteSucceeded
-		}
-		all.SuiteDescription = "zcsuite guest specs"
-		if err := reporters.GenerateJUnitReportWithConfig(all, filepath.Join(dir, "junit.xml"), reporters.JunitReportConfig{OmitLeafNodeType: true}); err != nil {
-			return fmt.Errorf("report: junit: %w", err)
-		}
+	if err := writeJUnit(dir, facts, cases); err != nil {
+		return err
 	}
 	return writeKTAP(dir, facts, runs)
 }
@@ -133,73 +112,6 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
-}
-
-// ranHere drops the specs a VM's label filter or focus left out: Ginkgo
-// lists every spec of the suite in each VM's report, so with several VMs
-// the merged reports would repeat each spec as skipped once per VM that
-// did not run it. A spec that ran (its VM gave it a verdict, even SKIP)
-// stays, and so does every node that is not a spec.
-func ranHere(srs []types.SpecReport) []types.SpecReport {
-	out := srs[:0]
-	for _, sr := range srs {
-		if sr.LeafNodeType == types.NodeTypeIt && sr.State == types.SpecStateSkipped && !hasEntry(sr, VerdictEntry) {
-			continue
-		}
-		out = append(out, sr)
-	}
-	return out
-}
-
-func hasEntry(sr types.SpecReport, name string) bool {
-	for _, e := range sr.ReportEntries {
-		if e.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// VerdictEntry is the report entry name that carries the host's verdict.
-const VerdictEntry = "zcsuite-verdict"
-
-// Amend rewrites the guest's spec states with the host's verdicts, so the
-// JSON and JUnit reports say what the verdict says: a splat or a panic
-// fails a spec the guest thought passed, a KNOWN-FAIL is reported as
-// skipped with its reason, a FIXED known issue fails.
-func Amend(rep *types.Report, v *verdict.Run) {
-	if v == nil {
-		return
-	}
-	by := map[string]verdict.Spec{}
-	for _, s := range v.Specs {
-		by[s.Name] = s
-	}
-	for i := range rep.SpecReports {
-		sr := &rep.SpecReports[i]
-		if sr.LeafNodeType != types.NodeTypeIt {
-			continue
-		}
-		s, ok := by[sr.FullText()]
-		if !ok {
-			continue
-		}
-		sr.ReportEntries = append(sr.ReportEntries, types.ReportEntry{
-			Name: VerdictEntry, Time: sr.EndTime,
-			Value: types.WrapEntryValue(string(s.Outcome) + ": " + s.Reason),
-		})
-		switch s.Outcome {
-		case verdict.Pass, verdict.Skip:
-		case verdict.KnownFail:
-			sr.State = types.SpecStateSkipped
-			sr.Failure.Message = "KNOWN-FAIL: " + s.Reason
-		default:
-			if sr.State != types.SpecStateFailed || s.Outcome != verdict.Fail {
-				sr.State = types.SpecStateFailed
-				sr.Failure.Message = string(s.Outcome) + ": " + s.Reason + "\n" + sr.Failure.Message
-			}
-		}
-	}
 }
 
 // Summary prints the per-spec table and the totals.
@@ -224,8 +136,8 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		for _, sp := range r.Verdict.Outside {
 			fmt.Fprintf(w, "%-11s kernel splat outside any spec (VM %s): %s\n", "FAIL", r.Name, sp.Title)
 		}
-		if r.Verdict.Outcome == verdict.Untested {
-			fmt.Fprintf(w, "%-11s VM %s: %s\n", "UNTESTED", r.Name, r.Verdict.Reason)
+		if o, reason, ok := r.Verdict.VMFailure(); ok && len(r.Verdict.Outside) == 0 {
+			fmt.Fprintf(w, "%-11s VM %s: %s\n", o, r.Name, reason)
 		}
 		if r.Verdict.Note != "" {
 			fmt.Fprintf(w, "%-11s VM %s: %s\n", "NOTE", r.Name, r.Verdict.Note)
@@ -261,13 +173,73 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 	}
 	fmt.Fprintln(w)
 	// The plain closing line CI systems read.
-	pass, fail, skip := counts[verdict.Pass]+counts[verdict.KnownFail], 0, counts[verdict.Skip]
-	for o, n := range counts {
-		if o.Bad() {
-			fail += n
+	fmt.Fprintln(w, ClosingLine(facts.ExitCode, runs))
+}
+
+// ClosingLine is the summary's last line, which CI systems read: it starts
+// "zcsuite: N passed, N failed, N skipped" and agrees with the exit code.
+// Known failures count as passed and are named in brackets; a VM's own
+// failure (verdict.Run.VMFailure), such as a guest stream that ended
+// without its done event, counts as failed; specs that never started and
+// VMs that could not test anything are counted after the skips.
+//
+//	zcsuite: 157 passed (4 known failures), 0 failed, 35 skipped
+//	zcsuite: 94 passed, 1 failed (VM main-2), 0 skipped, 3 not run
+func ClosingLine(exitCode int, runs []VMRun) string {
+	var all []*verdict.Run
+	var vmFailed, untested []string
+	for _, r := range runs {
+		if r.Verdict == nil {
+			untested = append(untested, r.Name)
+			continue
+		}
+		all = append(all, r.Verdict)
+		if o, _, ok := r.Verdict.VMFailure(); ok {
+			if o == verdict.Untested {
+				untested = append(untested, r.Name)
+			} else {
+				vmFailed = append(vmFailed, r.Name)
+			}
 		}
 	}
-	fmt.Fprintf(w, "zcsuite: %d passed, %d failed, %d skipped\n", pass, fail, skip)
+	counts := verdict.Counts(all...)
+	failed := len(vmFailed)
+	for o, n := range counts {
+		if o.Bad() {
+			failed += n
+		}
+	}
+	known := counts[verdict.KnownFail]
+	var b strings.Builder
+	fmt.Fprintf(&b, "zcsuite: %d passed", counts[verdict.Pass]+known)
+	if known > 0 {
+		fmt.Fprintf(&b, " (%s)", plural(known, "known failure"))
+	}
+	fmt.Fprintf(&b, ", %d failed", failed)
+	if len(vmFailed) > 0 {
+		fmt.Fprintf(&b, " (VM %s)", strings.Join(vmFailed, ", VM "))
+	}
+	fmt.Fprintf(&b, ", %d skipped", counts[verdict.Skip])
+	if n := counts[verdict.NotRun]; n > 0 {
+		fmt.Fprintf(&b, ", %d not run", n)
+	}
+	if len(untested) > 0 {
+		fmt.Fprintf(&b, ", %s untested (VM %s)", plural(len(untested), "VM"), strings.Join(untested, ", VM "))
+	}
+	switch {
+	case exitCode == verdict.ExitUntested && len(untested) == 0:
+		b.WriteString("; nothing was tested (exit code 125)")
+	case exitCode != verdict.ExitGood && exitCode != verdict.ExitBad && exitCode != verdict.ExitUntested:
+		fmt.Fprintf(&b, "; exit code %d", exitCode)
+	}
+	return b.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // consoleTail is how many console lines the summary shows for a VM that

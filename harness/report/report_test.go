@@ -35,3 +35,67 @@ func TestSummaryShowsConsoleTailForPanics(t *testing.T) {
 		t.Fatalf("closing line:\n%s", out)
 	}
 }
+
+func TestClosingLine(t *testing.T) {
+	specs := func(o ...verdict.Outcome) []verdict.Spec {
+		var out []verdict.Spec
+		for i, x := range o {
+			out = append(out, verdict.Spec{Name: fmt.Sprint("s", i), Outcome: x})
+		}
+		return out
+	}
+	good := VMRun{Name: "main-1", Verdict: &verdict.Run{Outcome: verdict.Pass, Specs: specs(verdict.Pass, verdict.Pass, verdict.KnownFail, verdict.Skip)}}
+	for _, c := range []struct {
+		name string
+		code int
+		runs []VMRun
+		want string
+	}{
+		{"good run with known failures", verdict.ExitGood, []VMRun{good,
+			{Name: "destructive-1", Verdict: &verdict.Run{Outcome: verdict.Pass, Specs: specs(verdict.KnownFail)}}},
+			"zcsuite: 4 passed (2 known failures), 0 failed, 1 skipped"},
+		{"one known failure", verdict.ExitGood, []VMRun{good}, "zcsuite: 3 passed (1 known failure), 0 failed, 1 skipped"},
+		{"a VM without its done event", verdict.ExitBad, []VMRun{good,
+			{Name: "main-2", Verdict: &verdict.Run{Outcome: verdict.Fail, Reason: "the VM ended without the guest's done event", Specs: specs(verdict.Pass, verdict.Pass)}}},
+			"zcsuite: 5 passed (1 known failure), 1 failed (VM main-2), 1 skipped"},
+		{"failed specs and specs not run", verdict.ExitBad, []VMRun{
+			{Name: "main", Verdict: &verdict.Run{Outcome: verdict.Fail, Specs: specs(verdict.Pass, verdict.Fail, verdict.Panic, verdict.Fixed, verdict.NotRun, verdict.NotRun)}}},
+			"zcsuite: 1 passed, 3 failed, 0 skipped, 2 not run"},
+		{"an untested VM", verdict.ExitUntested, []VMRun{good,
+			{Name: "destructive-1", Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: "the guest never started"}}},
+			"zcsuite: 3 passed (1 known failure), 0 failed, 1 skipped, 1 VM untested (VM destructive-1)"},
+		{"nothing but skips", verdict.ExitUntested, []VMRun{
+			{Name: "main", Verdict: &verdict.Run{Outcome: verdict.Skip, Specs: specs(verdict.Skip, verdict.Skip)}}},
+			"zcsuite: 0 passed, 0 failed, 2 skipped; nothing was tested (exit code 125)"},
+		{"an interrupted run", 130, []VMRun{
+			{Name: "main", Verdict: &verdict.Run{Outcome: verdict.Pass, Specs: specs(verdict.Pass, verdict.NotRun)}}},
+			"zcsuite: 1 passed, 0 failed, 0 skipped, 1 not run; exit code 130"},
+	} {
+		if got := ClosingLine(c.code, c.runs); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+		// The exit code and the failed count agree.
+		var vs []*verdict.Run
+		for _, r := range c.runs {
+			vs = append(vs, r.Verdict)
+		}
+		if code := verdict.ExitCode(vs...); c.code < 128 && code != c.code {
+			t.Errorf("%s: the case's exit code %d is not the verdicts' %d", c.name, c.code, code)
+		}
+		if failed := !strings.Contains(ClosingLine(c.code, c.runs), ", 0 failed"); failed != (c.code == verdict.ExitBad) {
+			t.Errorf("%s: closing line %q with exit code %d", c.name, ClosingLine(c.code, c.runs), c.code)
+		}
+	}
+}
+
+// TestSummaryShowsTheCause checks that a reason of the guest's full length
+// reaches the screen uncut.
+func TestSummaryShowsTheCause(t *testing.T) {
+	cause := "mount zcserver over /dev/fuse: Unexpected error: zcserver: INIT flags2 0x1ff lacks bit 9 (FUSE_OVER_IO_URING); first in Linux 6.14 occurred " + strings.Repeat("x", 150)
+	runs := []VMRun{{Name: "main", Verdict: &verdict.Run{Outcome: verdict.Fail, Specs: []verdict.Spec{{Name: "a", Outcome: verdict.Fail, Reason: cause}}}}}
+	var b bytes.Buffer
+	Summary(&b, Facts{ExitCode: verdict.ExitBad}, runs)
+	if !strings.Contains(b.String(), cause+"\n") {
+		t.Fatalf("reason cut:\n%s", b.String())
+	}
+}
