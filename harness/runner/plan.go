@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 // vmJob is one VM of a run: a shard of the non-destructive specs, or one
@@ -100,11 +99,7 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 // focusOn is a Ginkgo focus regexp that selects exactly the given specs
 // (Ginkgo matches the suite description and the spec's full text).
 func focusOn(specs []string) string {
-	q := make([]string, len(specs))
-	for i, s := range specs {
-		q[i] = regexp.QuoteMeta(s)
-	}
-	return "^" + regexp.QuoteMeta(labels.SuiteDescription+" ") + "(?:" + strings.Join(q, "|") + ")$"
+	return vmevent.FocusOn(labels.SuiteDescription, specs)
 }
 
 // specTimings are the guest run times of earlier runs, per spec, for one

@@ -336,6 +336,11 @@ type runState struct {
 	mu   sync.Mutex // Facts.Phases and the output, written by concurrent VMs
 	// reported is set once finish has tried to write the reports.
 	reported bool
+	// catalog lists every spec of the guest binary, for the repro
+	// commands' spec sets (made once, when a repro first needs it).
+	catalog     []string
+	catalogErr  error
+	catalogOnce sync.Once
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -968,7 +973,11 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		head := append([]string{fmt.Sprintf("==== console of the boot saved as VM state %s (%s); this VM resumed from it", restored.Key, restored.Created)}, restored.Console...)
 		console = append(append(head, "==== resumed"), console...)
 	}
-	vr := &report.VMRun{Name: name, Repro: r.repro(opts, gc), Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
+	repro, err := r.repro(ctx, img.GuestTest, opts, gc)
+	if err != nil {
+		r.logf("VM %q: no repro command: %v", name, err)
+	}
+	vr := &report.VMRun{Name: name, Repro: repro, Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
 	if restored != nil {
 		vr.Restored = restored.Key
 	}
@@ -987,29 +996,69 @@ const reproMaxCmdline = 2000
 
 // repro is a command that boots this VM's guest with its config on the
 // command line (no snapshot, no event port protocol), for a user to rerun
-// it by hand. A shard's focus list may not fit there: the repro then runs
-// the shard's whole label filter.
-func (r *runState) repro(opts []qemu.Option, gc vmevent.GuestConfig) string {
+// it by hand; it runs exactly this VM's specs. A shard's focus regexp does
+// not fit on the command line: the repro then names the same specs by a
+// spec set (reproArgs). It returns "" with the reason when it cannot make
+// one.
+func (r *runState) repro(ctx context.Context, guestTest string, opts []qemu.Option, gc vmevent.GuestConfig) (string, error) {
 	gc.HostUnixNano = 0
 	word, err := gc.Cmdline()
 	if err == nil && len(word)+len(strings.Join(KernelCmdline, " ")) > reproMaxCmdline {
-		var args []string
-		for _, a := range gc.Args {
-			if !strings.HasPrefix(a, "--ginkgo.focus=") {
-				args = append(args, a)
-			}
+		r.catalogOnce.Do(func() {
+			// A run being interrupted still gets its repro commands.
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			r.catalog, r.catalogErr = specCatalog(lctx, guestTest)
+		})
+		if err = r.catalogErr; err == nil {
+			gc.Args, err = reproArgs(gc.Args, r.catalog)
 		}
-		gc.Args = args
-		word, err = gc.Cmdline()
+		if err == nil {
+			word, err = gc.Cmdline()
+		}
+		if err == nil && len(word)+len(strings.Join(KernelCmdline, " ")) > reproMaxCmdline {
+			err = fmt.Errorf("its config is %d bytes even with a spec set", len(word))
+		}
 	}
 	if err != nil {
-		return ""
+		return "", err
 	}
-	cmd, err := qemu.ReproCommand(append(opts, qemu.WithCmdline(append(append([]string(nil), KernelCmdline...), word)...))...)
+	return qemu.ReproCommand(append(opts, qemu.WithCmdline(append(append([]string(nil), KernelCmdline...), word)...))...)
+}
+
+// reproArgs replaces the focus regexp in a guest binary's arguments by the
+// spec set of the specs it selects among all (Ginkgo matches a focus
+// against the suite description, a space and the spec's full text); the
+// other arguments, the label filter among them, stay.
+func reproArgs(args, all []string) ([]string, error) {
+	var out []string
+	var focus *regexp.Regexp
+	for _, a := range args {
+		f, ok := strings.CutPrefix(a, "--ginkgo.focus=")
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		re, err := regexp.Compile(f)
+		if err != nil {
+			return nil, fmt.Errorf("the focus %q: %w", f, err)
+		}
+		focus = re
+	}
+	if focus == nil {
+		return args, nil
+	}
+	var chosen []string
+	for _, s := range all {
+		if focus.MatchString(labels.SuiteDescription + " " + s) {
+			chosen = append(chosen, s)
+		}
+	}
+	set, err := vmevent.EncodeSpecSet(all, chosen)
 	if err != nil {
-		return ""
+		return nil, err
 	}
-	return cmd
+	return append(out, "--"+vmevent.SpecSetFlag+"="+set), nil
 }
 
 func (r *runState) chooseAccel(ctx context.Context, k *kernel.Kernel, img *vmimage.Image) (string, string) {
@@ -1045,26 +1094,9 @@ func hostKey() string {
 // listSpecs dry-runs the guest binary on the host to list the specs a
 // filter selects, with each spec's labels.
 func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, map[string][]string, error) {
-	dir, err := os.MkdirTemp("", "zcsuite-dry-")
+	reps, err := dryRun(ctx, guestTest, filter, focus)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "dry.json")
-	args := []string{"--ginkgo.dry-run", "--ginkgo.label-filter=" + filter, "--ginkgo.json-report=" + out, "--ginkgo.no-color"}
-	if focus != "" {
-		args = append(args, "--ginkgo.focus="+focus)
-	}
-	cmd := exec.CommandContext(ctx, guestTest, args...)
-	cmd.Dir = dir
-	msg, err := cmd.CombinedOutput()
-	b, rerr := os.ReadFile(out)
-	if rerr != nil {
-		return nil, nil, fmt.Errorf("listing guest specs: %v: %s", err, strings.TrimSpace(string(msg)))
-	}
-	var reps []types.Report
-	if err := json.Unmarshal(b, &reps); err != nil {
-		return nil, nil, fmt.Errorf("listing guest specs: %w", err)
 	}
 	var names []string
 	lbl := map[string][]string{}
@@ -1077,6 +1109,56 @@ func listSpecs(ctx context.Context, guestTest, filter, focus string) ([]string, 
 		}
 	}
 	return names, lbl, nil
+}
+
+// dryRun runs the guest binary's Ginkgo dry run on the host and returns
+// its report: every spec of the binary, those the filter or focus leaves
+// out as skipped.
+func dryRun(ctx context.Context, guestTest, filter, focus string) ([]types.Report, error) {
+	dir, err := os.MkdirTemp("", "zcsuite-dry-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "dry.json")
+	args := []string{"--ginkgo.dry-run", "--ginkgo.json-report=" + out, "--ginkgo.no-color"}
+	if filter != "" {
+		args = append(args, "--ginkgo.label-filter="+filter)
+	}
+	if focus != "" {
+		args = append(args, "--ginkgo.focus="+focus)
+	}
+	cmd := exec.CommandContext(ctx, guestTest, args...)
+	cmd.Dir = dir
+	msg, err := cmd.CombinedOutput()
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		return nil, fmt.Errorf("listing guest specs: %v: %s", err, strings.TrimSpace(string(msg)))
+	}
+	var reps []types.Report
+	if err := json.Unmarshal(b, &reps); err != nil {
+		return nil, fmt.Errorf("listing guest specs: %w", err)
+	}
+	return reps, nil
+}
+
+// specCatalog lists the full text of every spec of the guest binary,
+// whatever its labels: what a spec set (vmevent.EncodeSpecSet) is encoded
+// against, as the guest binary decodes it against its own list.
+func specCatalog(ctx context.Context, guestTest string) ([]string, error) {
+	reps, err := dryRun(ctx, guestTest, "", "")
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, rep := range reps {
+		for _, s := range rep.SpecReports {
+			if s.LeafNodeType == types.NodeTypeIt {
+				all = append(all, s.FullText())
+			}
+		}
+	}
+	return all, nil
 }
 
 func resolveKernel(ctx context.Context, c *Config, logf func(string, ...any)) (*kernel.Kernel, error) {

@@ -22,11 +22,44 @@ import (
 var (
 	expectRelease = flag.String("zcsuite.expect-release", "", "kernel release the host booted (uname -r must match)")
 	kernelSpec    = flag.String("zcsuite.kernel", "", "the kernel argument the host resolved (for reports)")
+	specSet       = flag.String(vmevent.SpecSetFlag, "", "run exactly the specs of this spec set (vmevent.EncodeSpecSet); a VM's repro command passes it where the VM got a focus regexp too long for the kernel command line")
 )
 
 func TestGuest(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, labels.SuiteDescription)
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	if *specSet != "" {
+		focus, err := focusOnSet(*specSet)
+		if err != nil {
+			t.Fatalf("-%s: %v", vmevent.SpecSetFlag, err)
+		}
+		suiteConfig.FocusStrings = []string{focus}
+	}
+	RunSpecs(t, labels.SuiteDescription, suiteConfig, reporterConfig)
+}
+
+// previewing is true while Ginkgo walks the spec tree for focusOnSet: the
+// report nodes that mark specs in kmsg and send their events must not run
+// then.
+var previewing bool
+
+// focusOnSet lists this binary's specs (all of them, whatever the filters)
+// and returns the focus regexp of those in the spec set.
+func focusOnSet(set string) (string, error) {
+	previewing = true
+	rep := PreviewSpecs(labels.SuiteDescription)
+	previewing = false
+	var all []string
+	for _, sr := range rep.SpecReports {
+		if sr.LeafNodeType == types.NodeTypeIt {
+			all = append(all, sr.FullText())
+		}
+	}
+	specs, err := vmevent.DecodeSpecSet(set, all)
+	if err != nil {
+		return "", err
+	}
+	return vmevent.FocusOn(labels.SuiteDescription, specs), nil
 }
 
 // Spec order within a VM, so that failures show early: the environment
@@ -100,7 +133,7 @@ func kmsgMark(s string) {
 var specOpen bool
 
 var _ = ReportBeforeEach(func(r SpecReport) {
-	if !inVM || r.State == types.SpecStateSkipped || r.State == types.SpecStatePending {
+	if !inVM || previewing || r.State == types.SpecStateSkipped || r.State == types.SpecStatePending {
 		return
 	}
 	specOpen = true
