@@ -103,10 +103,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printHelp(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -370,3 +370,28 @@ func TestNothingRanIsAFailureInJUnit(t *testing.T) {
 		t.Fatalf("junit.xml: %+v", doc)
 	}
 }
+
+// TestFilesListsWhatWriteWrites keeps Files, which -help prints, true.
+func TestFilesListsWhatWriteWrites(t *testing.T) {
+	dir := t.TempDir()
+	if err := Write(dir, Facts{ExitCode: verdict.ExitBad}, agreementRuns(t)); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	for _, f := range Files {
+		if f.With == "" {
+			want = append(want, f.Name)
+		}
+	}
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Write wrote %v, Files lists %v", got, want)
+	}
+}

@@ -18,7 +18,7 @@ func TestPrepareReportDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range report.Files {
-		os.WriteFile(filepath.Join(dir, f), []byte("old run"), 0o644)
+		os.WriteFile(filepath.Join(dir, f.Name), []byte("old run"), 0o644)
 	}
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
 	if err := prepareReportDir(dir); err != nil {

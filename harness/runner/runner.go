@@ -320,8 +320,8 @@ func prepareReportDir(dir string) error {
 		return fmt.Errorf("%w: report directory %s is not writable: %v", ErrUsage, dir, err)
 	}
 	for _, f := range report.Files {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: report directory %s: removing the earlier run's %s: %v", ErrUsage, dir, f, err)
+		if err := os.Remove(filepath.Join(dir, f.Name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: report directory %s: removing the earlier run's %s: %v", ErrUsage, dir, f.Name, err)
 		}
 	}
 	return nil
