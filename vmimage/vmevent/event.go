@@ -72,7 +72,7 @@ type Event struct {
 	Spec    string   `json:"spec,omitempty"`
 	Labels  []string `json:"labels,omitempty"`
 	State   string   `json:"state,omitempty"`
-	Message string   `json:"message,omitempty"` // SpecEnd: the cause, one line of a few hundred bytes
+	Message string   `json:"message,omitempty"` // SpecEnd: a failure's cause (one line, at most 300 bytes) or a skip's reason
 	// ExpectedSplats lists splat titles (or prefixes) a spec declared as
 	// expected; they do not fail that spec.
 	ExpectedSplats []string `json:"expected_splats,omitempty"`

@@ -1,4 +1,4 @@
-// Package cause condenses a spec's failure or skip message, as Ginkgo and
+// Package cause condenses a spec's failure message, as Ginkgo and
 // Gomega format it, into the one line the host shows as the spec's reason:
 // the assertion's own description followed by the error or the values it
 // saw, whitespace folded, at most Max bytes. It drops what only repeats
