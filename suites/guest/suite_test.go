@@ -1,8 +1,12 @@
 package guest
 
 import (
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +32,7 @@ var (
 func TestGuest(t *testing.T) {
 	RegisterFailHandler(Fail)
 	suiteConfig, reporterConfig := GinkgoConfiguration()
+	dryRun = suiteConfig.DryRun
 	if *specSet != "" {
 		focus, err := focusOnSet(*specSet)
 		if err != nil {
@@ -38,21 +43,39 @@ func TestGuest(t *testing.T) {
 	RunSpecs(t, labels.SuiteDescription, suiteConfig, reporterConfig)
 }
 
-// previewing is true while Ginkgo walks the spec tree for focusOnSet: the
-// report nodes that mark specs in kmsg and send their events must not run
-// then.
-var previewing bool
+// dryRun is true when Ginkgo only lists the specs: the report nodes that
+// mark specs in kmsg and send their events must not run then.
+var dryRun bool
 
 // focusOnSet lists this binary's specs (all of them, whatever the filters)
-// and returns the focus regexp of those in the spec set.
+// and returns the focus regexp of those in the spec set. The list comes
+// from a dry run of the binary in a child process: Ginkgo's PreviewSpecs
+// would do it in this one, but the suite it leaves behind has lost its
+// top-level nodes (the VM check and the spec events below).
 func focusOnSet(set string) (string, error) {
-	previewing = true
-	rep := PreviewSpecs(labels.SuiteDescription)
-	previewing = false
+	dir, err := os.MkdirTemp("", "zcsuite-specs-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "dry.json")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGuest$", "--ginkgo.dry-run", "--ginkgo.no-color", "--ginkgo.json-report="+out)
+	cmd.Dir = dir
+	msg, err := cmd.CombinedOutput()
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		return "", fmt.Errorf("listing this binary's specs: %v: %s", err, strings.TrimSpace(string(msg)))
+	}
+	var reps []types.Report
+	if err := json.Unmarshal(b, &reps); err != nil {
+		return "", fmt.Errorf("listing this binary's specs: %w", err)
+	}
 	var all []string
-	for _, sr := range rep.SpecReports {
-		if sr.LeafNodeType == types.NodeTypeIt {
-			all = append(all, sr.FullText())
+	for _, rep := range reps {
+		for _, sr := range rep.SpecReports {
+			if sr.LeafNodeType == types.NodeTypeIt {
+				all = append(all, sr.FullText())
+			}
 		}
 	}
 	specs, err := vmevent.DecodeSpecSet(set, all)
@@ -133,7 +156,7 @@ func kmsgMark(s string) {
 var specOpen bool
 
 var _ = ReportBeforeEach(func(r SpecReport) {
-	if !inVM || previewing || r.State == types.SpecStateSkipped || r.State == types.SpecStatePending {
+	if !inVM || dryRun || r.State == types.SpecStateSkipped || r.State == types.SpecStatePending {
 		return
 	}
 	specOpen = true
