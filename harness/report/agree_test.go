@@ -36,8 +36,8 @@ func it(text string, state types.SpecState, msg string) types.SpecReport {
 // agreementRuns is a run with every kind of end: a shard cut off by an
 // interruption (NOT-RUN specs), a shard whose guest stream ended without
 // its done event, a destructive VM that panicked as a known issue, a
-// destructive spec skipped at the ABI gate without booting, and a VM whose
-// guest never started.
+// destructive spec skipped at the ABI gate without booting, a VM whose
+// guest never started, and one the deadline left no time to start.
 func agreementRuns(t *testing.T) []VMRun {
 	return []VMRun{
 		{Name: "main-1", Ginkgo: guestReport(t,
@@ -54,7 +54,7 @@ func agreementRuns(t *testing.T) []VMRun {
 			{Name: "family: known", Outcome: verdict.KnownFail, Reason: "known issue: H2 (slot still registered)"},
 			{Name: "family: fixed", Outcome: verdict.Fixed, Reason: "known issue no longer reproduces: H9"},
 			{Name: "family: splat", Outcome: verdict.Fail, Reason: "kernel splat: WARNING: at fs/fuse/dev_uring.c:100"},
-			{Name: "family: never started", Outcome: verdict.NotRun, Reason: "the run was interrupted (SIGINT) before this spec started"},
+			{Name: "family: never started", Outcome: verdict.NotRun, Reason: "not run: interrupted by SIGINT"},
 			{Name: "family: hangs", Outcome: verdict.Hang, Reason: "the guest suite hit its deadline"},
 		}}},
 		{Name: "main-2", Verdict: &verdict.Run{Outcome: verdict.Fail, Reason: "the VM ended without the guest's done event", GuestStarted: true, SuiteStarted: true, Specs: []verdict.Spec{
@@ -68,6 +68,7 @@ func agreementRuns(t *testing.T) []VMRun {
 			{Name: "header-offset: kmbuf wrong slot", Outcome: verdict.Skip, Reason: "ABI gate: kmbuf not supported (the ABI gate as VM main-1 met it; this destructive spec's VM was not booted)"},
 		}}},
 		{Name: "destructive-3", Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: "the guest never started: the VM ended without the guest's done event"}},
+		{Name: "destructive-4", Verdict: verdict.NotStarted([]verdict.Planned{{Name: "unregister: aborts mid-request", Labels: []string{"unregister", "destructive"}}}, "the run's deadline passed before this VM started")},
 	}
 }
 
@@ -266,7 +267,7 @@ func TestFormatsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, wantVMs := verdictJSON(t, dir)
-	if len(want) != 12 || len(wantVMs) != 2 {
+	if len(want) != 13 || len(wantVMs) != 2 {
 		t.Fatalf("verdict.json: %d specs, %d VM failures: %v %v", len(want), len(wantVMs), want, wantVMs)
 	}
 	rj, rjVMs, reps := reportJSON(t, dir)
@@ -305,10 +306,10 @@ func TestFormatsAgree(t *testing.T) {
 		}
 	}
 	s := doc.TestSuites[0]
-	if s.Tests != 14 || s.Failures != 5 || s.Errors != 1 || s.Skipped != 5 || doc.Failures != 5 || doc.Errors != 1 {
+	if s.Tests != 15 || s.Failures != 5 || s.Errors != 1 || s.Skipped != 6 || doc.Failures != 5 || doc.Errors != 1 {
 		t.Errorf("junit.xml counts: tests %d failures %d errors %d skipped %d (top: failures %d errors %d)", s.Tests, s.Failures, s.Errors, s.Skipped, doc.Failures, doc.Errors)
 	}
-	for _, p := range []struct{ name, want string }{{"SuiteSucceeded", "false"}, {"zcsuite.exit_code", "1"}, {"zcsuite.known_failures", "2"}, {"zcsuite.not_run", "1"}} {
+	for _, p := range []struct{ name, want string }{{"SuiteSucceeded", "false"}, {"zcsuite.exit_code", "1"}, {"zcsuite.known_failures", "2"}, {"zcsuite.not_run", "2"}} {
 		if got := s.Properties.WithName(p.name); got != p.want {
 			t.Errorf("junit.xml property %s = %q, want %q", p.name, got, p.want)
 		}
@@ -321,7 +322,7 @@ func TestFormatsAgree(t *testing.T) {
 				t.Errorf("known failure not shown as one: %+v %+v", tc.Skipped, tc)
 			}
 		case "family: never started":
-			if tc.Skipped == nil || tc.Skipped.Message != "NOT-RUN: the run was interrupted (SIGINT) before this spec started" {
+			if tc.Skipped == nil || tc.Skipped.Message != "NOT-RUN: interrupted by SIGINT" {
 				t.Errorf("NOT-RUN spec: %+v", tc.Skipped)
 			}
 		case "family: fails":

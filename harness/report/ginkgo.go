@@ -106,10 +106,7 @@ func vmReport(r VMRun, succeeded bool) (types.Report, []junitCase) {
 // message starts with the verdict and its reason ("FAIL: cause"); the
 // guest's own message follows on the next lines.
 func applyVerdict(sr *types.SpecReport, s verdict.Spec) {
-	text := string(s.Outcome)
-	if s.Reason != "" {
-		text += ": " + s.Reason
-	}
+	text := verdictText(s.Outcome, s.Reason)
 	sr.ReportEntries = append(sr.ReportEntries, types.ReportEntry{
 		Name: VerdictEntry, Time: sr.EndTime, Value: types.WrapEntryValue(text),
 	})
@@ -144,3 +141,20 @@ func applyVerdict(sr *types.SpecReport, s verdict.Spec) {
 		sr.Failure.Message = withGuest(text)
 	}
 }
+
+// verdictText is how the reports word a verdict: "OUTCOME: reason". A
+// NOT-RUN reason's own "not run: " is dropped ("NOT-RUN: interrupted by
+// SIGINT").
+func verdictText(o verdict.Outcome, reason string) string {
+	if o == verdict.NotRun {
+		reason = notRunWhy(reason)
+	}
+	if reason == "" {
+		return string(o)
+	}
+	return string(o) + ": " + reason
+}
+
+// notRunWhy is why a spec did not run, without the "not run: " its reason
+// starts with.
+func notRunWhy(reason string) string { return strings.TrimPrefix(reason, "not run: ") }

@@ -73,10 +73,7 @@ func writeJUnit(dir string, facts Facts, cases []junitCase) error {
 	known, notRun := 0, 0
 	for i := range suite.TestCases {
 		tc, c := &suite.TestCases[i], cases[i]
-		word := string(c.outcome)
-		if c.reason != "" {
-			word += ": " + oneLine(c.reason, reasonMax)
-		}
+		word := oneLine(verdictText(c.outcome, c.reason), reasonMax)
 		switch {
 		case c.outcome == verdict.Pass || c.outcome == verdict.Skip:
 			continue

@@ -99,7 +99,7 @@ func ktapSpec(s verdict.Spec) (string, string) {
 	case verdict.KnownFail:
 		return "ok", " # XFAIL " + ktapText(s.Reason)
 	case verdict.NotRun:
-		return "ok", " # SKIP " + ktapText("not run: "+s.Reason)
+		return "ok", " # SKIP " + ktapText("not run: "+notRunWhy(s.Reason))
 	case verdict.Hang:
 		return "not ok", " # TIMEOUT " + ktapText(s.Reason)
 	case verdict.Panic, verdict.Crash:

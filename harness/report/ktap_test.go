@@ -22,7 +22,7 @@ func TestWriteKTAP(t *testing.T) {
 			{Name: "mixed-flags known bug", Outcome: verdict.KnownFail, Reason: "known issue: #12 (FAIL)"},
 			{Name: "unregister fixed bug", Outcome: verdict.Fixed, Reason: "known issue no longer reproduces"},
 			{Name: "payload-sz hangs", Outcome: verdict.Hang, Reason: "the guest suite hit its deadline"},
-			{Name: "integrity never started", Outcome: verdict.NotRun, Reason: "the run was interrupted (SIGTERM)"},
+			{Name: "integrity never started", Outcome: verdict.NotRun, Reason: "not run: interrupted by SIGTERM"},
 		}, Outside: []verdict.Splat{{Title: "WARNING in fuse_uring_stop_queues"}}}},
 		{Name: "unregister aborts mid-request", Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: "the guest never started: kernel panic"}},
 		{Name: "integrity panics", Verdict: &verdict.Run{Outcome: verdict.Fail, GuestStarted: true, Specs: []verdict.Spec{
@@ -47,7 +47,7 @@ func TestWriteKTAP(t *testing.T) {
   # FIXED: known issue no longer reproduces
   not ok 5 unregister fixed bug
   not ok 6 payload-sz hangs # TIMEOUT the guest suite hit its deadline
-  ok 7 integrity never started # SKIP not run: the run was interrupted (SIGTERM)
+  ok 7 integrity never started # SKIP not run: interrupted by SIGTERM
 # kernel splat outside any spec: WARNING in fuse_uring_stop_queues
 # a spec failed
 not ok 1 main
