@@ -84,7 +84,7 @@ func vmReport(r VMRun, succeeded bool) (types.Report, []junitCase) {
 		cases = append(cases, junitCase{sr, s.Outcome, s.Reason})
 	}
 	if o, reason, ok := v.VMFailure(); ok {
-		msg := string(o) + ": " + reason
+		msg := verdictText(o, reason)
 		rep.SpecialSuiteFailureReasons = append(rep.SpecialSuiteFailureReasons, vmNodePrefix+r.Name+": "+msg)
 		node := types.SpecReport{
 			LeafNodeType: types.NodeTypeAfterSuite, LeafNodeText: vmNodePrefix + r.Name,
