@@ -75,7 +75,7 @@ func DefaultReportDir() string {
 // Register declares zcsuite's flags on fs.
 func Register(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
-	f.Kernel = fs.String("kernel", "debian:7.3-cloud", "kernel to test: debian:VERSION-FLAVOUR (debian:7.3-cloud, debian:7.2-cloud) or a path to a bzImage")
+	f.Kernel = fs.String("kernel", "debian:7.3-cloud", "kernel to test: debian:VERSION-FLAVOUR (debian:7.3-cloud, debian:7.2-cloud, debian:6.12-cloud) or a path to a bzImage")
 	f.KernelConfig = fs.String("kernel-config", "", "config file of a kernel given by path (default: its embedded IKCONFIG)")
 	f.ReportDir = fs.String("report-dir", "", "where to write the reports (default results/latest in the zcsuite checkout); created if missing, checked writable before anything boots, earlier runs' report files in it are removed")
 	f.CacheDir = fs.String("cache-dir", runner.DefaultCacheDir(), "cache for kernels, images and probes")

@@ -20,11 +20,26 @@ import (
 )
 
 // DebianSources are the suites searched, newest first. The 7.3 kernels are
-// in experimental, the 7.2 ones in sid.
+// in experimental, the 7.2 ones in sid, and trixie (Debian 13) has 6.12,
+// which predates FUSE-over-io_uring (6.14).
 var DebianSources = []string{
 	"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian experimental main",
 	"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main",
+	"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main",
 }
+
+// debianSuites names DebianSources' suites for messages.
+const debianSuites = "Debian experimental, sid or trixie"
+
+// Debian's kernel packages are named in two ways: from 7.x on, the image
+// is in linux-binary-VERSION-FLAVOUR-amd64 with the modules' companion
+// linux-base-VERSION-FLAVOUR-amd64; before (trixie's 6.12), one
+// linux-image-VERSION-FLAVOUR-amd64 package holds both.
+const (
+	binaryPrefix = "linux-binary-"
+	basePrefix   = "linux-base-"
+	imagePrefix  = "linux-image-"
+)
 
 // ListsMaxAge is how old the private package lists may be before Fetch
 // refreshes them.
@@ -253,16 +268,19 @@ func FetchDebian(ctx context.Context, spec, cacheDir string, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	base := "linux-base-" + strings.TrimPrefix(best.Name, "linux-binary-")
+	names := []string{best.Name}
+	if rest, ok := strings.CutPrefix(best.Name, binaryPrefix); ok {
+		names = append(names, basePrefix+rest)
+	}
 	root := filepath.Join(cacheDir, "kernels", best.Name+"_"+sanitize(best.Version))
 	k, err := unpackedKernel(root)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			logf("fetching %s %s (and %s)", best.Name, best.Version, base)
+			logf("fetching %s %s", strings.Join(names, " and "), best.Version)
 		} else {
 			logf("kernel cache %s: %v; unpacking it again from the .deb files", filepath.Base(root), err)
 		}
-		if err := a.unpack(ctx, root, best, []string{best.Name, base}); err != nil {
+		if err := a.unpack(ctx, root, best, names); err != nil {
 			return nil, err
 		}
 		if k, err = unpackedKernel(root); err != nil {
@@ -282,7 +300,8 @@ func sanitize(v string) string {
 // colon becomes %3a).
 func debEscape(v string) string { return strings.ReplaceAll(v, ":", "%3a") }
 
-// resolve finds the newest linux-binary package for version and flavour.
+// resolve finds the newest linux-binary (or, for kernels before 7.x,
+// linux-image) package for version and flavour.
 // The answer is cached beside the package lists and reused while the lists
 // are unchanged, so a warm run asks apt nothing.
 func (a *Apt) resolve(ctx context.Context, spec, version, flavour string) (pkgInfo, error) {
@@ -295,15 +314,17 @@ func (a *Apt) resolve(ctx context.Context, spec, version, flavour string) (pkgIn
 	if b, err := os.ReadFile(cacheFile); err == nil && json.Unmarshal(b, &cached) == nil && cached.Stamp == string(stamp) && cached.Info.Name != "" {
 		return cached.Info, nil
 	}
-	names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", "linux-binary-"+version)
-	if err != nil {
-		return pkgInfo{}, fmt.Errorf("%w: %v", ErrFetch, err)
-	}
-	nameRE := regexp.MustCompile(`^linux-binary-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
+	nameRE := kernelPackageRE(version, flavour)
 	var candidates []string
-	for _, n := range strings.Fields(string(names)) {
-		if nameRE.MatchString(n) {
-			candidates = append(candidates, n)
+	for _, prefix := range []string{binaryPrefix, imagePrefix} {
+		names, err := a.run(ctx, a.Dir, "apt-cache", "pkgnames", prefix+version)
+		if err != nil {
+			return pkgInfo{}, fmt.Errorf("%w: %v", ErrFetch, err)
+		}
+		for _, n := range strings.Fields(string(names)) {
+			if nameRE.MatchString(n) {
+				candidates = append(candidates, n)
+			}
 		}
 	}
 	sort.Strings(candidates)
@@ -312,7 +333,7 @@ func (a *Apt) resolve(ctx context.Context, spec, version, flavour string) (pkgIn
 		return pkgInfo{}, err
 	}
 	if best.Name == "" {
-		return pkgInfo{}, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 in Debian experimental or sid)", ErrUnknownDebian, spec, version, flavour)
+		return pkgInfo{}, fmt.Errorf("%w: %s (no package linux-binary-%s*-%s-amd64 or linux-image-%[3]s*-%[4]s-amd64 in %s)", ErrUnknownDebian, spec, version, flavour, debianSuites)
 	}
 	cached.Stamp, cached.Info = string(stamp), best
 	if b, err := json.Marshal(cached); err == nil {
@@ -320,4 +341,11 @@ func (a *Apt) resolve(ctx context.Context, spec, version, flavour string) (pkgIn
 		os.WriteFile(cacheFile, b, 0o644)
 	}
 	return best, nil
+}
+
+// kernelPackageRE matches the kernel packages of version and flavour in
+// either naming: linux-binary-7.2.13+deb14-cloud-amd64,
+// linux-image-6.12.57+deb13-cloud-amd64 (not the -unsigned or -dbg ones).
+func kernelPackageRE(version, flavour string) *regexp.Regexp {
+	return regexp.MustCompile(`^linux-(binary|image)-` + regexp.QuoteMeta(version) + `(\.[0-9]+)*(\+deb[0-9]+)?-` + regexp.QuoteMeta(flavour) + `-amd64$`)
 }

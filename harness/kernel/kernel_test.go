@@ -76,6 +76,7 @@ func TestParseDebianSpec(t *testing.T) {
 		{"debian:7.3-cloud", "7.3", "cloud", true},
 		{"debian:7.2-cloud", "7.2", "cloud", true},
 		{"debian:7.2.13-cloud", "7.2.13", "cloud", true},
+		{"debian:6.12-cloud", "6.12", "cloud", true},
 		{"debian:cloud", "", "", false},
 		{"debian:7.3", "", "", false},
 		{"ubuntu:7.3-cloud", "", "", false},
@@ -87,6 +88,29 @@ func TestParseDebianSpec(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrBadSpec) {
 			t.Errorf("%q: error %v is not ErrBadSpec", c.spec, err)
+		}
+	}
+}
+
+// Both namings of Debian's kernel packages resolve; the unsigned, debug
+// and meta packages and other flavours and versions do not.
+func TestKernelPackageRE(t *testing.T) {
+	for _, c := range []struct {
+		version, flavour, name string
+		ok                     bool
+	}{
+		{"7.3", "cloud", "linux-binary-7.3-cloud-amd64", true},
+		{"7.2", "cloud", "linux-binary-7.2.13+deb14-cloud-amd64", true},
+		{"6.12", "cloud", "linux-image-6.12.117+deb13-cloud-amd64", true},
+		{"6.12", "cloud", "linux-image-6.12.117+deb13-cloud-amd64-unsigned", false},
+		{"6.12", "cloud", "linux-image-6.12.117+deb13-cloud-amd64-dbg", false},
+		{"6.12", "cloud", "linux-image-cloud-amd64", false},
+		{"6.12", "cloud", "linux-image-6.12.117+deb13-amd64", false},
+		{"6.1", "cloud", "linux-image-6.12.117+deb13-cloud-amd64", false},
+		{"7.2", "cloud", "linux-base-7.2.13+deb14-cloud-amd64", false},
+	} {
+		if got := kernelPackageRE(c.version, c.flavour).MatchString(c.name); got != c.ok {
+			t.Errorf("%s-%s ~ %s: %v, want %v", c.version, c.flavour, c.name, got, c.ok)
 		}
 	}
 }

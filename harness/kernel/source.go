@@ -92,7 +92,7 @@ func resolveSource(ctx context.Context, pkg, cacheDir string, logf func(string, 
 		return nil, "", fmt.Errorf("%w: %v", ErrFetch, err)
 	}
 	if !contains(strings.Fields(string(names)), pkg) {
-		return nil, "", fmt.Errorf("%w: no package %s in Debian experimental or sid", ErrUnknownDebian, pkg)
+		return nil, "", fmt.Errorf("%w: no package %s in %s", ErrUnknownDebian, pkg, debianSuites)
 	}
 	best, err := a.newest(ctx, pkg)
 	if err != nil {
