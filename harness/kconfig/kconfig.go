@@ -75,6 +75,15 @@ func (c Config) Value(option string) string {
 	return "n"
 }
 
+// Mentions reports whether the config names the option at all, set or
+// "is not set". Kconfig writes every visible symbol it knows, so a symbol
+// whose dependencies are met but that the file does not mention does not
+// exist in that kernel's sources.
+func (c Config) Mentions(option string) bool {
+	_, ok := c[option]
+	return ok
+}
+
 // Hash returns the hex sha256 of the normalized config: one "CONFIG_X=v"
 // line per option that is set (not "n"), sorted. Two configs that differ
 // only in comments, order or how they spell an unset option hash equal.

@@ -42,7 +42,8 @@ func writeKTAP(dir string, facts Facts, runs []VMRun) error {
 //	PANIC/CRASH not ok N spec # ERROR reason
 //
 // A VM is "not ok" when its run is bad, "not ok … # ERROR" when nothing in it
-// could be tested, "ok" otherwise. Splats seen outside every spec are
+// could be tested, "ok … # SKIP" when its kernel lacks FUSE-over-io_uring,
+// "ok" otherwise. Splats seen outside every spec are
 // diagnostic lines before the VM's result.
 func WriteKTAP(w io.Writer, facts Facts, runs []VMRun) {
 	fmt.Fprintln(w, "KTAP version 1")
@@ -75,6 +76,10 @@ func WriteKTAP(w io.Writer, facts Facts, runs []VMRun) {
 		}
 		name := ktapName(r.Name)
 		switch {
+		case v.Outcome == verdict.Untested && v.FeatureAbsent != "":
+			// Not an error of the test: the kernel predates the feature,
+			// which KTAP (like kselftest) reports as a skip.
+			fmt.Fprintf(w, "ok %d %s # SKIP %s\n", i+1, name, ktapText(v.Reason))
 		case v.Outcome == verdict.Untested:
 			fmt.Fprintf(w, "not ok %d %s # ERROR %s\n", i+1, name, ktapText(v.Reason))
 		case v.Outcome.Bad():

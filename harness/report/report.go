@@ -59,6 +59,9 @@ type Facts struct {
 	ParallelVMs int    `json:"parallel_vms,omitempty"`
 	ExitCode    int    `json:"exit_code"`
 	Started     string `json:"started"`
+	// FeatureAbsent is why the kernel could not be tested when it lacks
+	// FUSE-over-io_uring (the guest's FUSE_INIT evidence), else empty.
+	FeatureAbsent string `json:"feature_absent,omitempty"`
 }
 
 // Write writes every report file into dir. verdict.json is the canonical
@@ -124,6 +127,11 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		}
 		all = append(all, r.Verdict)
 		for _, s := range r.Verdict.Specs {
+			if s.Outcome == verdict.NotRun && r.Verdict.FeatureAbsent != "" {
+				// Not run because the kernel lacks the feature: the one
+				// UNTESTED line below says it for all of them.
+				continue
+			}
 			line := fmt.Sprintf("%-11s %s", s.Outcome, s.Name)
 			if len(s.Labels) > 0 {
 				line += " [" + strings.Join(s.Labels, ",") + "]"
@@ -136,7 +144,7 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		for _, sp := range r.Verdict.Outside {
 			fmt.Fprintf(w, "%-11s kernel splat outside any spec (VM %s): %s\n", "FAIL", r.Name, sp.Title)
 		}
-		if o, reason, ok := r.Verdict.VMFailure(); ok && len(r.Verdict.Outside) == 0 {
+		if o, reason, ok := r.Verdict.VMFailure(); ok && len(r.Verdict.Outside) == 0 && r.Verdict.FeatureAbsent == "" {
 			fmt.Fprintf(w, "%-11s VM %s: %s\n", o, r.Name, reason)
 		}
 		if r.Verdict.Note != "" {
@@ -154,6 +162,10 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 				fmt.Fprintf(w, "  | %s\n", l)
 			}
 		}
+	}
+	if why := verdict.FeatureAbsent(all...); why != "" {
+		// Every VM of such a kernel says the same: one line.
+		fmt.Fprintf(w, "%-11s %s\n", verdict.Untested, why)
 	}
 	counts := verdict.Counts(all...)
 	var parts []string
@@ -248,7 +260,8 @@ const consoleTail = 20
 
 func endedBadly(v *verdict.Run) bool {
 	if v.Outcome == verdict.Untested {
-		return true
+		// A kernel without the feature ended well: it has nothing to show.
+		return v.FeatureAbsent == ""
 	}
 	for _, s := range v.Specs {
 		switch s.Outcome {

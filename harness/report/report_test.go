@@ -99,3 +99,32 @@ func TestSummaryShowsTheCause(t *testing.T) {
 		t.Fatalf("reason cut:\n%s", b.String())
 	}
 }
+
+// A kernel without FUSE-over-io_uring: the summary says so in one line,
+// however many VMs said it, shows no console tail, and KTAP skips each VM
+// with the same reason.
+func TestFeatureAbsentReports(t *testing.T) {
+	why := verdict.FeatureAbsentPrefix + "FUSE_OVER_IO_URING (fuse.enable_uring on): not supported by this kernel (INIT flags2 0x1ff lacks bit 9; first in Linux 6.14)"
+	absent := func(name string) VMRun {
+		return VMRun{Name: name, Console: []string{"boot line"}, Verdict: &verdict.Run{Outcome: verdict.Untested, Reason: why, FeatureAbsent: "x", GuestStarted: true,
+			Specs: []verdict.Spec{{Name: "spec " + name, Outcome: verdict.NotRun, Reason: "not run: " + why}}}}
+	}
+	runs := []VMRun{absent("shard-1"), absent("shard-2")}
+	var b bytes.Buffer
+	Summary(&b, Facts{Accel: "tcg"}, runs)
+	out := b.String()
+	if n := strings.Count(out, why); n != 1 {
+		t.Errorf("the reason appears %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "UNTESTED    "+why+"\n") || strings.Contains(out, "console lines") || strings.Contains(out, "NOT-RUN     spec") {
+		t.Errorf("summary:\n%s", out)
+	}
+	var k bytes.Buffer
+	WriteKTAP(&k, Facts{ExitCode: verdict.ExitUntested}, runs)
+	if !strings.Contains(k.String(), "\nok 1 shard-1 # SKIP "+why+"\n") || !strings.Contains(k.String(), "\nok 2 shard-2 # SKIP "+why+"\n") || strings.Contains(k.String(), "not ok") {
+		t.Errorf("ktap:\n%s", k.String())
+	}
+	if !strings.Contains(k.String(), "  ok 1 spec shard-1 # SKIP not run: "+why+"\n") {
+		t.Errorf("ktap: the VM's NOT-RUN specs are not skips:\n%s", k.String())
+	}
+}

@@ -66,9 +66,28 @@ func CheckConfig(k *kernel.Kernel) (string, error) {
 		return "", err
 	}
 	if err := cfg.Check(reqs); err != nil {
-		return "", fmt.Errorf("kernel %s: %w", k.Spec, err)
+		if !predatesFeature(err, cfg) {
+			return "", fmt.Errorf("kernel %s: %w", k.Spec, err)
+		}
+		// Boot it: the guest's FUSE_INIT probe states the absence in the
+		// kernel's own words, and the run is untested (exit 125).
+		k.ConfigSource += " (" + FeatureOption + " unknown to it: a kernel from before FUSE-over-io_uring)"
 	}
 	return cfg.Hash(), nil
+}
+
+// FeatureOption is the option that builds the feature under test.
+const FeatureOption = "CONFIG_FUSE_IO_URING"
+
+// predatesFeature reports whether a failed config check means only that the
+// kernel predates the feature: FeatureOption is the one unmet requirement,
+// and the config does not mention it at all although FUSE and io_uring
+// (its dependencies, both required) are built in, so its Kconfig has no
+// such symbol. A config that has the symbol switched off stays refused.
+func predatesFeature(err error, cfg kconfig.Config) bool {
+	var missing *kconfig.MissingError
+	return errors.As(err, &missing) && len(missing.Options) == 1 &&
+		missing.Options[0].Option == FeatureOption && !cfg.Mentions(FeatureOption)
 }
 
 // KnownIssues is the default known-issue lookup: every

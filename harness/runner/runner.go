@@ -499,6 +499,7 @@ func (r *runState) run(ctx context.Context) error {
 		mu       sync.Mutex
 		firstErr error
 		noGuest  string // why no further VM is started: the guest cannot start
+		absent   string // a VM's guest found the feature absent (verdict.Run.FeatureAbsent)
 		wg       sync.WaitGroup
 	)
 	// The run's deadline: every VM gets what is left of it.
@@ -564,6 +565,10 @@ func (r *runState) run(ctx context.Context) error {
 				if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
 					noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
 				}
+				// Nor will a kernel without the feature have it there.
+				if v := vr.Verdict; v.Outcome == verdict.Untested && v.FeatureAbsent != "" && absent == "" {
+					absent, noGuest = v.FeatureAbsent, verdict.FeatureAbsentPrefix+v.FeatureAbsent
+				}
 				mu.Unlock()
 				r.sayEnd(j, vr)
 			}
@@ -573,6 +578,10 @@ func (r *runState) run(ctx context.Context) error {
 	// Every planned VM has a verdict, those that never started included.
 	for _, j := range append(append([]vmJob(nil), plan.shards...), plan.destructive...) {
 		if _, ok := results[j.order]; ok {
+			continue
+		}
+		if absent != "" && ctx.Err() == nil {
+			results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.FeatureAbsentRun(j.planned(specLabels), absent)}
 			continue
 		}
 		why := "not started"
@@ -715,6 +724,7 @@ func (r *runState) finish(ctx context.Context) error {
 		r.res.ExitCode = code
 	}
 	r.res.Facts.ExitCode = r.res.ExitCode
+	r.res.Facts.FeatureAbsent = verdict.FeatureAbsent(runs...)
 	t0 := time.Now()
 	var werr error
 	r.reported = true

@@ -144,6 +144,7 @@ func (j Judge) Attempt(a Attempt) Judgement {
 			bads = append(bads, badOutcome{text: "run: " + r.Reason})
 		}
 	}
+	absent := verdict.FeatureAbsent(a.Runs...)
 	var jd Judgement
 	for _, b := range bads {
 		if j.BadIf == nil || b.matches {
@@ -158,6 +159,10 @@ func (j Judge) Attempt(a Attempt) Judgement {
 		if n := len(jd.Matched); n > 1 {
 			jd.Reason += fmt.Sprintf(" (and %d more)", n-1)
 		}
+	case absent != "":
+		// The kernel predates the feature: nothing could be observed,
+		// with or without a signature; git bisect skips the commit.
+		jd.Verdict, jd.Reason = Skip, "untested: "+absent
 	case j.BadIf == nil && len(untested) > 0:
 		jd.Verdict, jd.Reason = Skip, "untested: "+untested[0]
 	case j.BadIf == nil:

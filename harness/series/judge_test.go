@@ -26,6 +26,10 @@ func run(o verdict.Outcome, specs ...verdict.Spec) *verdict.Run {
 
 const uringSpec = "environment has fuse.enable_uring switched on"
 
+// absentRun is a VM whose guest found no FUSE-over-io_uring in the kernel.
+var absentRun = &verdict.Run{Outcome: verdict.Untested, GuestStarted: true, FeatureAbsent: "INIT flags2 0x1ff lacks bit 9",
+	Reason: verdict.FeatureAbsentPrefix + "INIT flags2 0x1ff lacks bit 9"}
+
 func TestJudgeAttempt(t *testing.T) {
 	capRE := regexp.MustCompile(`enable_uring`)
 	kasan := regexp.MustCompile(`KASAN`)
@@ -55,6 +59,8 @@ func TestJudgeAttempt(t *testing.T) {
 		{"bad-if: crash hides the spec", capRE, Attempt{Runs: []*verdict.Run{run(verdict.Fail, spec("first", verdict.Panic))}}, Skip, 125, "could not be observed"},
 		{"bad-if: crash after the spec passed", capRE, Attempt{Runs: []*verdict.Run{run(verdict.Fail, spec(uringSpec, verdict.Pass), spec("later", verdict.Hang))}}, Good, 0, "ignored"},
 		{"bad-if: untestable stays skip", capRE, Attempt{Runs: []*verdict.Run{{Outcome: verdict.Untested, Reason: "kernel panic before the guest started"}}}, Skip, 125, "kernel panic before the guest started"},
+		{"feature absent", nil, Attempt{Runs: []*verdict.Run{absentRun, absentRun}}, Skip, 125, "untested: " + absentRun.Reason},
+		{"bad-if: feature absent", capRE, Attempt{Runs: []*verdict.Run{absentRun}}, Skip, 125, "untested: " + absentRun.Reason},
 		{"bad-if: build failure stays skip", capRE, Attempt{Err: errors.New("make failed")}, Skip, 125, ""},
 		{"bad-if: matching spec skipped", capRE, Attempt{Runs: []*verdict.Run{run(verdict.Pass, spec(uringSpec, verdict.Skip), spec("other", verdict.Pass))}}, Skip, 125, "every matching spec was skipped"},
 		{"bad-if: matched nothing", regexp.MustCompile(`no such spec`), Attempt{Runs: []*verdict.Run{run(verdict.Pass, spec(uringSpec, verdict.Pass))}}, Good, 0, "no spec name matched it either"},

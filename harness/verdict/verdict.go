@@ -154,7 +154,16 @@ type Run struct {
 	GuestStarted bool `json:"guest_started"`
 	// SuiteStarted is true when the guest suite started.
 	SuiteStarted bool `json:"suite_started"`
+	// FeatureAbsent, when set, is the guest's word that the kernel lacks
+	// FUSE-over-io_uring (vmevent.FeatureAbsent): what is missing and the
+	// kernel's evidence. Such a run is Untested, and so is every later VM
+	// of the kernel: the runner boots none.
+	FeatureAbsent string `json:"feature_absent,omitempty"`
 }
+
+// FeatureAbsentPrefix starts the Reason of a run whose kernel lacks the
+// feature under test.
+const FeatureAbsentPrefix = "FUSE over io_uring is absent from this kernel: "
 
 var markerRE = regexp.MustCompile(`^zcsuite: spec-(start|end) ([0-9]+)\b`)
 
@@ -177,6 +186,8 @@ func Decide(in Input) *Run {
 		switch e.Type {
 		case vmevent.Hello:
 			run.GuestStarted = true
+		case vmevent.FeatureAbsent:
+			run.FeatureAbsent = firstNonEmpty(e.Message, "the guest gave no detail")
 		case vmevent.Phase:
 			if e.Name == "suite-start" {
 				run.SuiteStarted = true
@@ -286,7 +297,11 @@ func Decide(in Input) *Run {
 	}
 
 	// Planned specs that never started.
-	notRun := addNotRun(run, in.Planned, notRunReason(in.End, endOutcome, running, bySeq))
+	why := notRunReason(in.End, endOutcome, running, bySeq)
+	if run.FeatureAbsent != "" {
+		why = "not run: " + FeatureAbsentPrefix + run.FeatureAbsent
+	}
+	notRun := addNotRun(run, in.Planned, why)
 
 	// The run.
 	switch {
@@ -297,6 +312,14 @@ func Decide(in Input) *Run {
 		run.Outcome, run.Reason = Untested, "the guest never started: "+firstNonEmpty(endReason, "no hello event")
 		if len(fatal) > 0 {
 			run.Reason = "kernel panic before the guest started: " + fatal[0].Title
+		}
+		return run
+	case run.FeatureAbsent != "" && len(run.Specs) == notRun:
+		// The guest ran no spec because the kernel predates the feature:
+		// nothing about the feature was learned, and nothing is broken.
+		run.Outcome, run.Reason = Untested, FeatureAbsentPrefix+run.FeatureAbsent
+		if endOutcome != "" {
+			run.Reason += "; then " + endReason
 		}
 		return run
 	case len(run.Specs) == notRun && endOutcome != "":
@@ -393,6 +416,15 @@ func NotStarted(planned []Planned, reason string) *Run {
 	return run
 }
 
+// FeatureAbsentRun is the verdict of a VM that was not started because an
+// earlier VM of the kernel found the feature absent (absent is that VM's
+// FeatureAbsent): Untested for the same reason, its planned specs NOT-RUN.
+func FeatureAbsentRun(planned []Planned, absent string) *Run {
+	run := &Run{Outcome: Untested, Reason: FeatureAbsentPrefix + absent, FeatureAbsent: absent}
+	addNotRun(run, planned, "not run: "+run.Reason)
+	return run
+}
+
 func anyBad(specs []Spec) bool {
 	for _, s := range specs {
 		if s.Outcome.Bad() {
@@ -479,6 +511,17 @@ func ExitCode(runs ...*Run) int {
 		return ExitUntested
 	}
 	return code
+}
+
+// FeatureAbsent returns the Reason of the first run that is Untested
+// because the kernel lacks the feature under test, or "".
+func FeatureAbsent(runs ...*Run) string {
+	for _, r := range runs {
+		if r != nil && r.Outcome == Untested && r.FeatureAbsent != "" {
+			return r.Reason
+		}
+	}
+	return ""
 }
 
 // Counts tallies outcomes.

@@ -235,3 +235,48 @@ func TestVMFailure(t *testing.T) {
 		}
 	}
 }
+
+// The guest's feature-absent event makes the run Untested (exit 125) with
+// the guest's evidence as the reason, not a failure and not a skip.
+func TestFeatureAbsent(t *testing.T) {
+	why := "FUSE_OVER_IO_URING (fuse.enable_uring on): not supported by this kernel (INIT flags2 0x1ff lacks bit 9; first in Linux 6.14)"
+	absent := []vmevent.Event{{Type: vmevent.FeatureAbsent, Message: why}}
+	r := Decide(Input{Events: events(absent), End: VMEnd{SawDone: true}, Find: find})
+	if r.Outcome != Untested || r.Reason != FeatureAbsentPrefix+why || r.FeatureAbsent != why {
+		t.Fatalf("run %s (%s), feature_absent %q; want UNTESTED with the guest's reason", r.Outcome, r.Reason, r.FeatureAbsent)
+	}
+	if got := ExitCode(r); got != ExitUntested {
+		t.Errorf("exit code %d, want %d", got, ExitUntested)
+	}
+	if got := FeatureAbsent(&Run{Outcome: Pass}, r); got != r.Reason {
+		t.Errorf("FeatureAbsent = %q, want %q", got, r.Reason)
+	}
+	// Main's planned specs: each is NOT-RUN for the absence, the run still
+	// Untested; so is a VM the runner did not start after such a VM.
+	planned := []Planned{{Name: "a"}, {Name: "b", Labels: []string{"init"}}}
+	withPlan := Decide(Input{Events: events(absent), End: VMEnd{SawDone: true}, Find: find, Planned: planned})
+	if withPlan.Outcome != Untested || outcomes(withPlan) != "NOT-RUN,NOT-RUN" || withPlan.Specs[1].Reason != "not run: "+FeatureAbsentPrefix+why || ExitCode(withPlan) != ExitUntested {
+		t.Errorf("with planned specs: %s (%s) %+v", withPlan.Outcome, withPlan.Reason, withPlan.Specs)
+	}
+	later := FeatureAbsentRun(planned, why)
+	if later.Outcome != Untested || later.Reason != r.Reason || later.FeatureAbsent != why || outcomes(later) != "NOT-RUN,NOT-RUN" || later.Specs[0].Reason != withPlan.Specs[0].Reason {
+		t.Errorf("FeatureAbsentRun: %+v", later)
+	}
+	// A VM that dies after the event stays Untested and says both.
+	died := Decide(Input{Events: events(absent), End: VMEnd{}, Find: find})
+	if died.Outcome != Untested || !strings.HasPrefix(died.Reason, FeatureAbsentPrefix+why+"; then ") {
+		t.Errorf("died after the event: %s (%s)", died.Outcome, died.Reason)
+	}
+	// Without the event a run of no spec is untested for another reason,
+	// and FeatureAbsent says nothing.
+	none := Decide(Input{Events: events(), End: VMEnd{SawDone: true}, Find: find})
+	if none.Outcome != Untested || none.FeatureAbsent != "" || FeatureAbsent(none) != "" {
+		t.Errorf("no event: %s (%s), feature_absent %q", none.Outcome, none.Reason, none.FeatureAbsent)
+	}
+	// Specs that did run are judged as always, whatever the event says: a
+	// failure stays a failure.
+	ran := Decide(Input{Events: events(absent, start(1, "a"), end(1, "failed")), End: VMEnd{SawDone: true, GuestCode: 1}, Find: find})
+	if ran.Outcome != Fail || ExitCode(ran) != ExitBad {
+		t.Errorf("a failed spec with the event: %s (%s)", ran.Outcome, ran.Reason)
+	}
+}

@@ -79,7 +79,7 @@ func detectABI(requested string) *abiState {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if a.init, a.err = initOffer(ctx); a.err != nil {
+	if a.init, a.err = kernelInitOffer(ctx); a.err != nil {
 		return a
 	}
 	a.probe, a.probeErr = features.HaveKmbufRing()

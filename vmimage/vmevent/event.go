@@ -40,6 +40,11 @@ const (
 	// Done is the last event of a healthy guest; without it the host
 	// treats the run as a guest crash or hang.
 	Done Type = "done"
+	// FeatureAbsent says, before any spec, that the kernel lacks the
+	// feature under test (Message: what is missing and the kernel's own
+	// evidence, its FUSE_INIT offer): the guest then runs no spec, and
+	// the host reports the kernel as untestable, not as broken.
+	FeatureAbsent Type = "feature-absent"
 )
 
 // DoneAck is the line the host writes back on the port once it has read a
