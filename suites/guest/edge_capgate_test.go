@@ -28,6 +28,7 @@ var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labe
 	// catches: dropping the capable(CAP_SYS_ADMIN) check in fuse_uring_add_queue.
 	It("refuses FUSE_URING_ZERO_COPY with EPERM once the submitting thread drops CAP_SYS_ADMIN, creates no queue and keeps io_uring on", func(ctx SpecContext) {
 		r.requireBufPool()
+		requireSecondQueue(r.nq)
 		Expect(r.addQueue(ctx, 0, ZC)).To(Succeed(), "positive control: the privileged thread gets a zero-copy queue")
 		r.setCap(ctx, false)
 		Expect(r.addQueue(ctx, 1, ZC)).To(MatchError(unix.EPERM), "§4.a: no CAP_SYS_ADMIN in the effective set")
@@ -39,6 +40,7 @@ var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labe
 	// (file->f_cred, e.g. file_ns_capable) instead of the submitter's.
 	It("refuses it with EPERM for a process of another uid that inherited the /dev/fuse fd", func(ctx SpecContext) {
 		r.requireBufPool()
+		requireSecondQueue(r.nq)
 		res, err := ringtest.AddQueueAs(ctx, 0, 0, r.srv.DevFD(), 0, ZC)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cqeErr(res)).To(Succeed(), "positive control: a root child with the inherited fd gets a zero-copy queue")
@@ -53,6 +55,7 @@ var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labe
 	// credentials io_uring installs for a registered personality.
 	It("judges a command by its registered personality, not by the submitting thread", func(ctx SpecContext) {
 		r.requireBufPool()
+		requireSecondQueue(r.nq)
 		var priv, unpriv uint16
 		Expect(r.do(ctx, func(t *ringtest.Thread) error {
 			var err error
@@ -80,6 +83,7 @@ var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labe
 	// (REQ_F_CREDS not set in io_prep_async_work).
 	It("refuses it with EPERM when the command is punted to io-wq (IOSQE_ASYNC) from an unprivileged thread", func(ctx SpecContext) {
 		r.requireBufPool()
+		requireSecondQueue(r.nq)
 		q0 := opCmd(linux73.FUSE_IO_URING_CMD_ADD_QUEUE, 0, ZC)
 		q0.SQEFlags = uring.IOSQE_ASYNC
 		Expect(r.exec(ctx, q0)).To(Succeed(), "positive control: a privileged punted ADD_QUEUE works")
@@ -127,7 +131,7 @@ var _ = Describe("cap-gate: ADD_QUEUE zero copy needs CAP_SYS_ADMIN", Label(labe
 	DescribeTable("pins the ADD_QUEUE check order",
 		func(ctx SpecContext, c addQueueOrder) {
 			r.requireBufPool()
-			Expect(r.nq).To(BeNumerically(">=", 2), "needs a control queue besides qid 0")
+			requireSecondQueue(r.nq)
 			Expect(r.addQueue(ctx, r.lastQid(), ZC)).To(Succeed(), "positive control: privileged zero-copy queue")
 			qid := uint16(0)
 			if c.outOfRange {

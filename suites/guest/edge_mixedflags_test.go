@@ -60,6 +60,7 @@ var _ = Describe("mixed-flags: queue modes and the commands that contradict them
 	DescribeTable("refuses unknown ADD_QUEUE flag bits with EINVAL and creates no queue",
 		func(ctx SpecContext, c addQueueFlags) {
 			r.requireBufPool()
+			requireSecondQueue(r.nq)
 			Expect(r.addQueue(ctx, r.lastQid(), ZC)).To(Succeed(), "positive control: FUSE_URING_ZERO_COPY alone")
 			Expect(r.addQueue(ctx, 0, c.flags)).To(MatchError(unix.EINVAL), "§3.1 check 3: flags %#x", c.flags)
 			Expect(r.addQueue(ctx, 0, 0)).To(Succeed(), "the refused call created no queue")
@@ -141,6 +142,7 @@ var _ = Describe("mixed-flags: queue modes and the commands that contradict them
 	// per-entry payload buffers it cannot use for replies).
 	It("refuses a per-entry REGISTER on a zero-copy queue with EINVAL, which turns io_uring off", func(ctx SpecContext) {
 		r.requireBufPool()
+		requireSecondQueue(r.nq)
 		last := r.lastQid()
 		l := r.layout(ringtest.PoolMode, true, 1)
 		l.Queues = 1

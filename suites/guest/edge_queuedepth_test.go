@@ -29,7 +29,7 @@ var _ = Describe("queue-depth: entries per queue, qid and slot indexes, pool siz
 	// CPU's queue has no entry (or fuse_block_alloc no longer waiting for
 	// the ring), which fails or misroutes the blocked request.
 	It("blocks a client, without failing it, until every possible CPU's queue has an entry, then serves it over the ring", func(ctx SpecContext) {
-		Expect(r.nq).To(BeNumerically(">=", 2), "needs a second queue to leave empty")
+		requireSecondQueue(r.nq)
 		l := r.layout(ringtest.PerEntry, false, 1)
 		_, err := r.register(ctx, 0, l, nil)
 		Expect(err).NotTo(HaveOccurred(), "REGISTER on qid 0 only")
@@ -170,6 +170,7 @@ var _ = Describe("queue-depth: entries per queue, qid and slot indexes, pool siz
 	DescribeTable("checks the pool length at ADD_BUFPOOL",
 		func(ctx SpecContext, c poolLen) {
 			r.requireBufPool()
+			requireSecondQueue(r.nq)
 			sz := r.info.MaxPayloadSz
 			last := r.lastQid()
 			mem, err := r.ring.Alloc(int(3 * sz))

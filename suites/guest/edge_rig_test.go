@@ -115,6 +115,16 @@ func (r *rig) requireNoBufPool() {
 // lastQid is nr_queues-1, the control queue of specs that need two.
 func (r *rig) lastQid() uint16 { return uint16(r.nq - 1) }
 
+// requireSecondQueue skips a spec that needs a FUSE queue besides qid 0 (a
+// control queue, or one to leave empty) in a VM with one possible CPU
+// (-smp 1): FUSE has exactly one queue per possible CPU.
+func requireSecondQueue(nq int) {
+	GinkgoHelper()
+	if nq < 2 {
+		Skip(fmt.Sprintf("needs 2 possible CPUs for a second FUSE queue; the VM has %d", nq))
+	}
+}
+
 // do runs fn on the ring thread.
 func (r *rig) do(ctx context.Context, fn func(t *ringtest.Thread) error) error {
 	return r.ring.Do(ctx, fn)

@@ -39,9 +39,7 @@ var _ = Describe("cap-gate: kmbuf zero copy needs CAP_SYS_ADMIN at queue creatio
 
 	BeforeEach(func(ctx SpecContext) {
 		r = newKmRig(ctx)
-		if r.nq < 2 {
-			Skip("needs two FUSE queues (two possible CPUs) for the positive control")
-		}
+		requireSecondQueue(r.nq)
 	}, NodeTimeout(edgeTimeout))
 
 	// catches: the capable() check dropped from fuse_uring_buf_ring_setup,

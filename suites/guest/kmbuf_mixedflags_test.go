@@ -35,9 +35,7 @@ var _ = Describe("mixed-flags: kmbuf REGISTER modes must agree per queue", Label
 
 	BeforeEach(func(ctx SpecContext) {
 		r = newKmRig(ctx)
-		if r.nq < 2 {
-			Skip("needs two FUSE queues")
-		}
+		requireSecondQueue(r.nq)
 	}, NodeTimeout(edgeTimeout))
 
 	// iovecEntry is a classic REGISTER (no buf ring) for qid with its own
