@@ -143,7 +143,7 @@ func fdpassStart(ctx context.Context, mode zcserver.Mode) *fdpassProc {
 	defer unix.Close(fd)
 
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	Expect(err).NotTo(HaveOccurred())
+	Expect(unixSockets.need(err)).To(Succeed())
 	f := os.NewFile(uintptr(pair[0]), "socket")
 	c, err := net.FileConn(f)
 	f.Close()
