@@ -22,7 +22,7 @@ import (
 // -report-dir=… -label-filter=…), plus two of the go test route's own.
 var (
 	zc        = cli.Register(flag.CommandLine)
-	kernels   = flag.String("kernels", "", "test these kernels one after another (comma-separated), each with its reports in REPORT-DIR/<kernel>; KERNEL=CODE expects that exit code instead of 0 (e.g. a kernel that cannot be tested)")
+	kernels   = flag.String("kernels", "", "test these kernels one after another (comma-separated), each with its reports in REPORT-DIR/<kernel>; KERNEL=CODE expects that exit code instead of 0 (e.g. a kernel that cannot be tested); KERNEL=feature-absent expects exit 125 because the kernel lacks FUSE-over-io_uring, and nothing else")
 	requireVM = flag.Bool("require-vm", false, "fail instead of skipping when no VM can run")
 )
 
@@ -46,7 +46,7 @@ func TestVM(t *testing.T) {
 	ctx, stop := cli.WithSignals(context.Background(), zc.Bisect(), os.Stderr)
 	defer stop()
 	if *kernels == "" {
-		runOne(ctx, t, "", 0)
+		runOne(ctx, t, "", expectation{})
 		return
 	}
 	root := *zc.ReportDir
@@ -65,9 +65,20 @@ func TestVM(t *testing.T) {
 	}
 }
 
+// expectation is what a kernel of -kernels must give: an exit code and,
+// with absent, the verdict that the kernel lacks FUSE-over-io_uring.
+type expectation struct {
+	code   int
+	absent bool
+}
+
+// featureAbsent is the -kernels suffix for a kernel that predates
+// FUSE-over-io_uring (debian:6.12-cloud=feature-absent).
+const featureAbsent = "feature-absent"
+
 // runOne runs zcsuite with the flags as set (reportDir overrides
 // -report-dir when not empty) and checks its exit code and verdicts.
-func runOne(ctx context.Context, t *testing.T, reportDir string, want int) {
+func runOne(ctx context.Context, t *testing.T, reportDir string, want expectation) {
 	if reportDir != "" {
 		set(t, "report-dir", reportDir)
 	}
@@ -77,8 +88,55 @@ func runOne(ctx context.Context, t *testing.T, reportDir string, want int) {
 		dir = cli.DefaultReportDir()
 	}
 	specsAsSubtests(t, dir)
-	if code != want {
-		t.Errorf("kernel %s: zcsuite exit code %d, want %d (reports in %s)", *zc.Kernel, code, want, dir)
+	if code != want.code {
+		t.Errorf("kernel %s: zcsuite exit code %d, want %d (reports in %s)", *zc.Kernel, code, want.code, dir)
+	}
+	checkFeatureAbsent(t, dir, want.absent)
+}
+
+// checkFeatureAbsent requires, when absent, that every VM of the run was
+// UNTESTED because the kernel lacks FUSE-over-io_uring (the guest's INIT
+// evidence, no spec run) and that kernel.json says so; otherwise that no
+// VM gave that verdict.
+func checkFeatureAbsent(t *testing.T, dir string, absent bool) {
+	t.Helper()
+	var v struct {
+		Runs []report.VMRun `json:"runs"`
+	}
+	var facts report.Facts
+	for name, into := range map[string]any{"verdict.json": &v, "kernel.json": &facts} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err == nil {
+			err = json.Unmarshal(b, into)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return
+		}
+	}
+	if absent && (len(v.Runs) == 0 || facts.FeatureAbsent == "") {
+		t.Errorf("kernel %s: want the verdict FUSE over io_uring absent; %d VMs, kernel.json feature_absent %q", *zc.Kernel, len(v.Runs), facts.FeatureAbsent)
+	}
+	for _, vm := range v.Runs {
+		r := vm.Verdict
+		if r == nil {
+			continue
+		}
+		switch {
+		case !absent && r.FeatureAbsent != "":
+			t.Errorf("VM %s: %s (%s); this kernel must have FUSE-over-io_uring", vm.Name, r.Outcome, r.Reason)
+		case absent && (r.Outcome != verdict.Untested || r.FeatureAbsent == "" || !strings.HasPrefix(r.Reason, verdict.FeatureAbsentPrefix)):
+			t.Errorf("VM %s: %s (%s); want UNTESTED because FUSE over io_uring is absent", vm.Name, r.Outcome, r.Reason)
+		case absent:
+			for _, s := range r.Specs {
+				if s.Outcome != verdict.NotRun {
+					t.Errorf("VM %s: spec %s is %s on a kernel without the feature", vm.Name, s.Name, s.Outcome)
+				}
+			}
+		}
+	}
+	if absent {
+		t.Logf("kernel %s: %s", *zc.Kernel, facts.FeatureAbsent)
 	}
 }
 
@@ -117,17 +175,20 @@ func specsAsSubtests(t *testing.T, dir string) {
 	}
 }
 
-// parseKernelItem splits KERNEL=CODE.
-func parseKernelItem(item string) (string, int, error) {
+// parseKernelItem splits KERNEL=CODE or KERNEL=feature-absent.
+func parseKernelItem(item string) (string, expectation, error) {
 	k, c, ok := strings.Cut(strings.TrimSpace(item), "=")
-	if !ok {
-		return k, 0, nil
+	switch {
+	case !ok:
+		return k, expectation{}, nil
+	case c == featureAbsent:
+		return k, expectation{code: verdict.ExitUntested, absent: true}, nil
 	}
 	code, err := strconv.Atoi(c)
 	if err != nil {
-		return "", 0, fmt.Errorf("-kernels: %q: want KERNEL or KERNEL=EXITCODE", item)
+		return "", expectation{}, fmt.Errorf("-kernels: %q: want KERNEL, KERNEL=EXITCODE or KERNEL=%s", item, featureAbsent)
 	}
-	return k, code, nil
+	return k, expectation{code: code}, nil
 }
 
 func set(t *testing.T, name, value string) {
