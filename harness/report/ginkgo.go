@@ -91,6 +91,10 @@ func vmReport(r VMRun, succeeded bool) (types.Report, []junitCase) {
 			State: types.SpecStateFailed, RunTime: r.Duration,
 			Failure: types.Failure{Message: msg, FailureNodeContext: types.FailureNodeIsLeafNode, FailureNodeType: types.NodeTypeAfterSuite},
 		}
+		if v.FeatureAbsent != "" {
+			// Not a failure: the kernel predates the feature.
+			node.State = types.SpecStateSkipped
+		}
 		node.ReportEntries = append(node.ReportEntries, types.ReportEntry{Name: VerdictEntry, Value: types.WrapEntryValue(msg)})
 		rep.SpecReports = append(rep.SpecReports, node)
 		cases = append(cases, junitCase{node, o, reason})

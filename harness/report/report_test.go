@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -126,5 +128,37 @@ func TestFeatureAbsentReports(t *testing.T) {
 	}
 	if !strings.Contains(k.String(), "  ok 1 spec shard-1 # SKIP not run: "+why+"\n") {
 		t.Errorf("ktap: the VM's NOT-RUN specs are not skips:\n%s", k.String())
+	}
+}
+
+// Every report file of a kernel without FUSE-over-io_uring says UNTESTED
+// for that reason without a failure: junit.xml and report.json skip the
+// VM and its NOT-RUN specs, KTAP skips them.
+func TestFeatureAbsentFiles(t *testing.T) {
+	why := verdict.FeatureAbsentPrefix + "INIT flags2 0x1ff lacks bit 9"
+	run := verdict.FeatureAbsentRun([]verdict.Planned{{Name: "a"}, {Name: "b"}}, "INIT flags2 0x1ff lacks bit 9")
+	dir := t.TempDir()
+	if err := Write(dir, Facts{ExitCode: verdict.ExitUntested, FeatureAbsent: why}, []VMRun{{Name: "main-1", Verdict: run}}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	junit := read("junit.xml")
+	if strings.Contains(junit, "<failure") || strings.Contains(junit, "<error") || !strings.Contains(junit, why) || strings.Count(junit, "<skipped") != 3 {
+		t.Errorf("junit.xml:\n%s", junit)
+	}
+	if rep := read("report.json"); strings.Contains(rep, `"failed"`) || !strings.Contains(rep, why) {
+		t.Errorf("report.json:\n%s", rep)
+	}
+	if ktap := read(KTAPFile); strings.Contains(ktap, "not ok") || !strings.Contains(ktap, "ok 1 main-1 # SKIP "+why) {
+		t.Errorf("results.ktap:\n%s", ktap)
+	}
+	if v := read("verdict.json"); !strings.Contains(v, `"feature_absent"`) {
+		t.Errorf("verdict.json:\n%s", v)
 	}
 }
