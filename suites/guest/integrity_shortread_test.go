@@ -191,19 +191,23 @@ var _ = Describe("integrity: a short READ leaves no server bytes past its data",
 		// (zero-copied) folios dropped: the server's bytes after its reply
 		// stay in the page cache past EOF.
 		Entry("zero copy: a 5000-byte file answered with its 5000 bytes after the server filled both pages (§4.e)", shortRead{zc: true, size: 8192, fileSize: 5000, reply: 5000, extend: true}, SpecTimeout(edgeTimeout)),
-		// catches: folio_zero_range dropped in copy mode (the control of the
-		// case above; copy mode clears the folio before copying).
+		// The control of the case above: copy mode copies only the reply.
+		// catches: copy mode's folio_zero_range dropped (seen when the new
+		// page-cache page held old bytes).
 		Entry("copy: a 5000-byte file answered with its 5000 bytes after the server filled the payload buffer (§4.e)", shortRead{size: 8192, fileSize: 5000, reply: 5000, extend: true}, SpecTimeout(edgeTimeout)),
-		// catches: the zeroing limited to the folio the data ends in (the
-		// later folios of the READ keep the server's bytes) or missing.
+		// catches: folio_zero_segments dropped for zero-copied folios, with
+		// a reply shorter than the file says (the server's fill stays after
+		// the data in the page that is now at EOF).
 		Entry("zero copy: a 16384-byte file answered short, mid-page, at 5000 bytes (§4.e)", shortRead{zc: true, size: 16384, fileSize: 16384, reply: 5000}, SpecTimeout(edgeTimeout)),
-		// catches: copy mode's zeroing of a short reply (control).
+		// The control of the case above.
+		// catches: copy mode's folio_zero_range dropped (as above).
 		Entry("copy: a 16384-byte file answered short, mid-page, at 5000 bytes (§4.e)", shortRead{size: 16384, fileSize: 16384, reply: 5000}, SpecTimeout(edgeTimeout)),
 		// catches: the slot's first bvec registered from the start of the
 		// page instead of the buffer's offset (the server's fill would
 		// land in the head of the client's page).
 		Entry("zero copy: direct I/O of 8192 bytes starting 100 bytes into a page, answered with 5000 (§4.4)", shortRead{zc: true, direct: true, off: 100, size: 8192, fileSize: 16384, reply: 5000}, SpecTimeout(edgeTimeout)),
-		// catches: copy mode writing past the reply into the client's buffer.
+		// The control of the case above.
+		// catches: copy mode copying past the reply into the client's buffer.
 		Entry("copy: direct I/O of 8192 bytes starting 100 bytes into a page, answered with 5000 (§4.4)", shortRead{direct: true, off: 100, size: 8192, fileSize: 16384, reply: 5000}, SpecTimeout(edgeTimeout)),
 	)
 })
