@@ -454,7 +454,9 @@ var _ = Describe("unregister: a server buffer put into a held request's slot sta
 		own, err := r.ring.Alloc(4096)
 		Expect(err).NotTo(HaveOccurred())
 		copy(own, pattern(4096, 0x44))
-		var kmsg *kmsgReader
+		kmsg, err := openKmsgAtEnd()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(kmsg.Close)
 		Expect(r.do(ctx, func(t *ringtest.Thread) error {
 			if _, err := t.Answer(h.e, r.srv.Handler()); err != nil {
 				return err
@@ -462,14 +464,9 @@ var _ = Describe("unregister: a server buffer put into a held request's slot sta
 			if n, err := t.Uring().UpdateBuffers(uint32(slot), [][]byte{own}); err != nil || n != 1 {
 				return fmt.Errorf("BUFFERS_UPDATE of slot %d over the held request: %d, %v", slot, n, err)
 			}
-			var err error
-			if kmsg, err = openKmsgAtEnd(); err != nil {
-				return err
-			}
-			_, err = t.Commit(h.e)
+			_, err := t.Commit(h.e)
 			return err
 		})).To(Succeed())
-		DeferCleanup(kmsg.Close)
 		r.serveClient(ctx, h.cl)
 		Expect(h.cl.Err()).To(Succeed(), "§4.f: the client's WRITE completes")
 		want := fmt.Sprintf("qid=%d zero-copy unregister failed: %d", h.e.Qid, -int(unix.EBUSY))
