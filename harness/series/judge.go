@@ -165,6 +165,10 @@ func (j Judge) Attempt(a Attempt) Judgement {
 		jd.Verdict, jd.Reason = Skip, "untested: "+absent
 	case j.BadIf == nil && len(untested) > 0:
 		jd.Verdict, jd.Reason = Skip, "untested: "+untested[0]
+	case j.BadIf == nil && !anyTested(a.Runs):
+		// Nothing but skips: the commit told us nothing, so it is not
+		// good either (the plain run's exit code is 125 too).
+		jd.Verdict, jd.Reason = Skip, "untested: every spec was skipped"
 	case j.BadIf == nil:
 		jd.Verdict, jd.Reason = Good, "every spec passed"
 	case died && !sawMatchOK:
@@ -184,6 +188,22 @@ func (j Judge) Attempt(a Attempt) Judgement {
 		}
 	}
 	return jd
+}
+
+// anyTested reports whether a spec of runs passed or failed: ran and told
+// something about the kernel.
+func anyTested(runs []*verdict.Run) bool {
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		for _, s := range r.Specs {
+			if s.Outcome != verdict.Skip && s.Outcome != verdict.NotRun {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Combine judges repeated attempts of one kernel: the first bad attempt

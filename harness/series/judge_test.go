@@ -44,6 +44,7 @@ func TestJudgeAttempt(t *testing.T) {
 	}{
 		{"all pass", nil, Attempt{Runs: []*verdict.Run{run(verdict.Pass, spec(uringSpec, verdict.Pass))}}, Good, 0, "every spec passed"},
 		{"a failure", nil, Attempt{Runs: []*verdict.Run{run(verdict.Fail, spec(uringSpec, verdict.Fail))}}, Bad, 1, "FAIL " + uringSpec},
+		{"all skipped is a skip, not good", nil, Attempt{Runs: []*verdict.Run{run(verdict.Skip, spec("x", verdict.Skip), spec("y", verdict.Skip))}}, Skip, 125, "untested: every spec was skipped"},
 		{"known fail is good", nil, Attempt{Runs: []*verdict.Run{run(verdict.Pass, spec("x", verdict.KnownFail))}}, Good, 0, ""},
 		{"fixed is bad", nil, Attempt{Runs: []*verdict.Run{run(verdict.Fail, spec("x", verdict.Fixed))}}, Bad, 1, "FIXED x"},
 		{"build failure", nil, Attempt{Err: &kbuild.BuildError{Target: "bzImage", Err: errors.New("exit status 2")}}, Skip, 125, "make bzImage failed"},
