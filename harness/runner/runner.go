@@ -648,9 +648,17 @@ func (r *runState) sayEnd(j vmJob, vr *report.VMRun) {
 		r.logf("VM %s stopped: %s; %d of its specs did not run", j.name, vr.End.Interrupted, notRun)
 	case vr.End.HitDeadline():
 		r.logf("VM %s hit its deadline (%s of the run's -timeout %s)%s; %d of its specs never ran (NOT-RUN in every report)", j.name, vr.End.Deadline.Round(time.Second), r.c.Timeout, runningNote(running), notRun)
-	case v.GuestStarted && !vr.End.SawDone:
+	case v.GuestStarted && !vr.End.SawDone && vmFailed(v):
 		r.logf("VM %s ended without the guest's done event (QEMU exit %d%s)%s; %d of its specs never ran", j.name, vr.End.QEMUExit, eventErrNote(vr.End.EventErr), runningNote(running), notRun)
 	}
+}
+
+// vmFailed reports whether the VM failed by itself, beyond what its specs'
+// verdicts say (a kernel panic a spec declared or a known issue explains
+// is not such a failure).
+func vmFailed(v *verdict.Run) bool {
+	_, _, failed := v.VMFailure()
+	return failed
 }
 
 func eventErrNote(e string) string {
