@@ -22,10 +22,11 @@ RC=${PIPESTATUS[0]}
 set -e
 T_ALL=$(( $(date +%s) - T0 ))
 
-# The phases zcsuite recorded (a regexp on their names); "kernel" is the
-# build (configure + make), boot:VM and suite:VM are per VM.
-phase() { jq -r --arg re "$1" '[.phases[] | select(.name | test($re)) | .duration_ns / 1e9 | . * 10 | round / 10] | map(tostring) | join("/")' "$OUT/kernel.json" 2>/dev/null || echo "?"; }
-log "times: build $(phase '^kernel$')s, boot $(phase '^boot:')s (per booted VM), suite $(phase '^suite:')s (per VM), total ${T_ALL}s"
+# The phases zcsuite recorded (a regexp on their names), in seconds; "kernel"
+# is the build (configure + make), boot:, resume: and suite: are per VM ("-"
+# when no VM had that phase: every VM resumed from a saved state, or none did).
+phase() { jq -r --arg re "$1" '[.phases[] | select(.name | test($re)) | .duration_ns / 1e9 | . * 10 | round / 10] | map(tostring) | join("/") | if . == "" then "-" else . + "s" end' "$OUT/kernel.json" 2>/dev/null || echo "?"; }
+log "times: build $(phase '^kernel$'), boot $(phase '^boot:'), resume $(phase '^resume:'), suite $(phase '^suite:'), total ${T_ALL}s"
 if [ -f "$OUT/verdict.json" ]; then
 	jq -r '[.runs[].verdict | ((.specs // [])[] | .splats // [] | .[].title), ((.outside_splats // [])[].title)] | unique | if length == 0 then "debug-kernel: splats seen: none" else "debug-kernel: splats seen:", (.[] | "  " + .) end' "$OUT/verdict.json"
 fi
