@@ -38,9 +38,9 @@ var (
 
 	// A citation: section, an optional kmbuf edge-case letter, an optional
 	// section range (§4.a–4.f), then an optional item: check(s)/step(s)/
-	// row(s) N[-M], HN, or (N)/(ii).
+	// row(s)/path(s) N[-M], HN, or (N)/(ii).
 	citeRE = regexp.MustCompile(`§(\d+(?:\.[0-9a-z]+)*)(?: ([a-f])\b)?(?:[–-](\d+(?:\.[0-9a-z]+)*))?` +
-		`(?:\s+(?:(?:checks?|steps?|rows?)\s+(\d+)(?:-(\d+))?|(H\d+)\b|\((\d+|[ivx]+)\)))?`)
+		`(?:\s+(?:(?:checks?|steps?|rows?|paths?)\s+(\d+)(?:-(\d+))?|(H\d+)\b|\((\d+|[ivx]+)\)))?`)
 )
 
 func parseABIDoc(name, text string) *abiDoc {
@@ -305,6 +305,7 @@ func TestABICitationParser(t *testing.T) {
 		{"§7 H1", ""},
 		{"§7 H2", "item H2 of section 7"},
 		{"§7 step 1", "item 1 of section 7"},
+		{"§3.1 path 1", ""},
 	}
 	for _, tc := range cases {
 		cs := parseCitations("// see " + tc.cite + ": text")
