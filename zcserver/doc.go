@@ -2,7 +2,7 @@
 // regular files live in memfds (or O_TMPFILE files of a backing directory),
 // served over /dev/fuse or over FUSE-over-io_uring rings with per-entry
 // buffers, buffer pools (plain or io_uring-registered) and zero copy, as
-// the Linux 7.3 ABI specifies (/work/shared/abi/upstream-7.3.md; section
+// the Linux 7.3 ABI specifies (zcserver/fuseabi/linux73/ABI.md; section
 // numbers below refer to it).
 //
 // Start mounts the filesystem, serves FUSE_INIT over /dev/fuse, records

@@ -12,7 +12,7 @@ import (
 // Every field is off at its zero value and each one is proven to fire by a
 // spec in suites/guest (knobs_*_test.go). Unless a field says otherwise it
 // acts on ring transports only; section numbers refer to
-// /work/shared/abi/upstream-7.3.md.
+// zcserver/fuseabi/linux73/ABI.md.
 //
 // The other-uid credential path (a child process under another uid issuing
 // commands on an inherited /dev/fuse descriptor) is a method, not a field,

@@ -22,10 +22,10 @@ import (
 // kmRig is one kmbuf spec's fresh FUSE connection: a zcserver that
 // answered INIT with FUSE_OVER_IO_URING and keeps serving /dev/fuse, one
 // kmbufring.Ring per queue (the series pins a kmbuf ring per io_uring
-// instance, kmbuf-series.md §2.4), and the spec's clients. Its cleanups
+// instance, ABI doc §2.4), and the spec's clients. Its cleanups
 // abort the connection, wait for the clients, close the rings and unmount,
 // in that order. Section numbers in this family of files refer to
-// /work/shared/abi/kmbuf-series.md.
+// zcserver/fuseabi/kmbuf/ABI.md.
 type kmRig struct {
 	ringConn
 	prof  kmbuf.Profile

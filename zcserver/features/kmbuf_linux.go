@@ -15,7 +15,7 @@ import (
 // KmbufRing is the io_uring half of the out-of-tree series "fuse/io-uring:
 // add kernel-managed buffer rings and zero-copy": IORING_REGISTER_KMBUF_RING
 // (register opcode 37) and its buffers mapped at IORING_OFF_KMBUF_RING
-// (kmbuf-series.md §2.2, §2.3). No mainline release has it.
+// (zcserver/fuseabi/kmbuf/ABI.md §2.2, §2.3). No mainline release has it.
 var KmbufRing = Feature{
 	Name:  "io_uring kernel-managed buffer rings (IORING_REGISTER_KMBUF_RING = 37 of the kmbuf zero-copy series)",
 	Since: "none: out-of-tree series",

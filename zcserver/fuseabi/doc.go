@@ -5,7 +5,7 @@
 //
 // It promises: every struct has the exact size and field offsets of its
 // counterpart in include/uapi/linux/fuse.h of Linux 7.3 (protocol 7.46), as
-// listed in /work/shared/abi/upstream-7.3.md and checked by the package
+// listed in zcserver/fuseabi/linux73/ABI.md and checked by the package
 // tests; constants keep the kernel spelling; every enum has a String method
 // and every flag word has a bit-to-name table. It needs nothing from the
 // running kernel: it is pure data and byte conversion.

@@ -1,5 +1,5 @@
 // Package kmbufring is zcserver's transport for the out-of-tree kmbuf
-// zero-copy series (/work/shared/abi/kmbuf-series.md): FUSE-over-io_uring
+// zero-copy series (zcserver/fuseabi/kmbuf/ABI.md): FUSE-over-io_uring
 // queues whose payloads travel in a kernel-managed buffer ring, whose
 // headers sit in a registered fixed buffer, and whose READ/WRITE pages are
 // installed by the kernel in the fixed-buffer table and moved with

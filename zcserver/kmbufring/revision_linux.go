@@ -11,7 +11,7 @@ import (
 )
 
 // ProbeRevision tells which REGISTER layout the kernel's FUSE reads: the
-// v2 bools or the v3/v4 flags word (kmbuf-series.md §1.1). Call it only
+// v2 bools or the v3/v4 flags word (ABI doc §1.1). Call it only
 // on a kernel where features.HaveKmbufRing succeeded, with the /dev/fuse
 // descriptor of a throwaway connection whose INIT asked for
 // FUSE_OVER_IO_URING: the probe leaves that connection unusable (a queue

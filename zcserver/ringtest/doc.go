@@ -1,6 +1,6 @@
 // Package ringtest drives a FUSE io_uring ring one raw command at a time so
 // that specs can provoke and observe the edge cases of the Linux 7.3 ring
-// ABI (/work/shared/abi/upstream-7.3.md §3, §4, §4.a–4.f, §7). It is test
+// ABI (zcserver/fuseabi/linux73/ABI.md §3, §4, §4.a–4.f, §7). It is test
 // support: only specs import it.
 //
 // It promises: every uring_cmd of a Ring is submitted from one OS thread

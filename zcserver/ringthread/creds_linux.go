@@ -69,9 +69,9 @@ func CommandAs(ctx context.Context, exe string, uid, gid uint32, fd int) (*exec.
 
 // AddQueueOnce submits FUSE_IO_URING_CMD_ADD_QUEUE(qid, flags) for the
 // /dev/fuse descriptor fd on ring, with userData, waits for its CQE and
-// returns the CQE's res (ABI doc upstream-7.3 §3.1). The caller is locked
-// to its OS thread (runtime.LockOSThread): the command completes on the
-// submitting thread. It is the child half of CommandAs.
+// returns the CQE's res (zcserver/fuseabi/linux73/ABI.md §3.1). The caller
+// is locked to its OS thread (runtime.LockOSThread): the command completes
+// on the submitting thread. It is the child half of CommandAs.
 func AddQueueOnce(ring *uring.Ring, fd int32, qid uint16, flags uint64, userData uint64) (int32, error) {
 	sqe, err := ring.NextSQE()
 	if err != nil {

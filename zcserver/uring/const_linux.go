@@ -6,7 +6,7 @@ import (
 )
 
 // Values in this file are facts from include/uapi/linux/io_uring.h (Linux
-// 7.3, see /work/shared/abi/upstream-7.3.md §2.1 and §4.1). golang.org/x/sys
+// 7.3, see zcserver/fuseabi/linux73/ABI.md §2.1 and §4.1). golang.org/x/sys
 // v0.49 provides only the three syscall numbers (unix.SYS_IO_URING_SETUP,
 // _ENTER, _REGISTER), so every io_uring constant is defined here, once.
 //

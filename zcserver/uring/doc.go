@@ -48,7 +48,7 @@
 // lock-free table of SQE mappings, so it can return nil for a 64-byte slot.
 //
 // Constants keep their kernel spelling and values from
-// include/uapi/linux/io_uring.h (see /work/shared/abi/upstream-7.3.md §2.1,
+// include/uapi/linux/io_uring.h (see zcserver/fuseabi/linux73/ABI.md §2.1,
 // §4.1, §4.4); Op, RegisterOp, SetupFlags, FeatureFlags and SQEFlags print
 // them by name.
 package uring

@@ -1,7 +1,7 @@
 // Package kmbuf describes the userspace ABI of the out-of-tree series
 // "fuse/io-uring: add kernel-managed buffer rings and zero-copy" (v2 of
 // 2025-12-18, v3 of 2025-12-22, v4 of 2026-01-16), as specified in
-// /work/shared/abi/kmbuf-series.md: the io_uring additions
+// zcserver/fuseabi/kmbuf/ABI.md: the io_uring additions
 // (IORING_REGISTER_KMBUF_RING, the kmbuf mmap offset, the union in
 // struct io_uring_buf_reg), the 24-byte struct fuse_uring_cmd_req in its two
 // layouts (v2: two C bools at bytes 18 and 19; v3/v4: a u16 flags word), the

@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// Every number below comes from /work/shared/abi/kmbuf-series.md (section
+// Every number below comes from zcserver/fuseabi/kmbuf/ABI.md (section
 // in the case name); none is computed from the code under test.
 
 func TestSizes(t *testing.T) {

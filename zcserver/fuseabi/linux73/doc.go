@@ -3,7 +3,7 @@
 // in an SQE128's command area, and the 288-byte per-entry header buffer
 // (struct fuse_uring_req_header with struct fuse_uring_ent_in_out).
 //
-// It promises the exact sizes and offsets of /work/shared/abi/upstream-7.3.md
+// It promises the exact sizes and offsets of zcserver/fuseabi/linux73/ABI.md
 // §2.3 and §2.4 (pinned by the package tests), kernel spelling for constants,
 // and encoders that leave every unused byte of the 80-byte command area zero.
 // It issues no system calls; it needs a kernel with CONFIG_FUSE_IO_URING and
