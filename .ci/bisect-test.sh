@@ -145,8 +145,9 @@ g bisect log > "$OUT/bisect-log.txt" || true
 
 echo
 # 6. Times, then the verdict.
-phase() { command -v jq >/dev/null || { echo "?"; return; }; jq -r --arg p "$2" '.phases[] | select(.name == $p) | .duration_ns / 1e9 | . * 10 | round / 10' "$1/kernel.json" 2>/dev/null | head -1; }
-log "times: fetch+unpack ${T_FETCH}s, repository ${T_REPO}s, c1 build+suite ${T_PRISTINE}s (build $(phase "$OUT/pristine" kernel)s, boot $(phase "$OUT/pristine" boot:main)s), bisect ${T_BISECT}s, total $(( $(now) - T_START ))s"
+# phase DIR NAME: the first phase called NAME or NAME:<vm>, in seconds.
+phase() { command -v jq >/dev/null || { echo "?"; return; }; jq -r --arg p "$2" '.phases[] | select(.name == $p or (.name | startswith($p + ":"))) | .duration_ns / 1e9 | . * 10 | round / 10' "$1/kernel.json" 2>/dev/null | head -1; }
+log "times: fetch+unpack ${T_FETCH}s, repository ${T_REPO}s, c1 build+suite ${T_PRISTINE}s (build $(phase "$OUT/pristine" kernel)s, boot $(phase "$OUT/pristine" boot)s), bisect ${T_BISECT}s, total $(( $(now) - T_START ))s"
 grep -E '^zcsuite: (built|bisect verdict)' "$OUT/bisect.log" | sed 's/^/bisect-test:   /' || true
 if [ "$FIRST_BAD" != "$C3" ]; then
 	log "FAIL: git bisect named ${FIRST_BAD:-nothing}, want c3 $C3 ($OUT/bisect.log)"
