@@ -16,15 +16,11 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-const debianVmlinuz73 = "/tmp/aptc/x73/usr/lib/modules/7.3-cloud-amd64/vmlinuz"
-
 // TestFromKernelImageDebian: Debian's 7.3 vmlinuz is a real zstd bzImage
 // built without IKCONFIG, so its payload decompresses and holds no config.
 func TestFromKernelImageDebian(t *testing.T) {
-	if _, err := os.Stat(debianVmlinuz73); err != nil {
-		t.Skipf("Debian 7.3 vmlinuz not unpacked here (%v); it comes from linux-binary-7.3-cloud-amd64", err)
-	}
-	_, err := FromKernelImage(debianVmlinuz73)
+	k := debianKernel(t, "debian:7.3-cloud")
+	_, err := FromKernelImage(k.Image)
 	if !errors.Is(err, ErrNoIKConfig) {
 		t.Fatalf("FromKernelImage = %v, want ErrNoIKConfig", err)
 	}

@@ -1,23 +1,45 @@
 package kconfig
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/zcsuite/zcsuite/harness/kernel"
 )
 
 const (
 	fixtures     = "../../fixtures/kconfig"
 	requiredPath = "../../kernelconfig/required.config"
-	// Debian's configs, where the project's kernel fetcher or a developer
-	// unpacked the linux-binary packages; the tests that use them skip
-	// when they are absent.
-	debian73 = "/tmp/aptc/x73/usr/lib/modules/7.3-cloud-amd64/config"
-	debian72 = "/tmp/aptc/x72/usr/lib/modules/7.2.13+deb14-cloud-amd64/config"
 )
+
+// debianKernel fetches a Debian kernel package through the project's own
+// fetcher and cache ($ZCSUITE_CACHE, else the user cache's zcsuite
+// folder), as a run would. It skips only when told to stay offline
+// (-short or ZCSUITE_OFFLINE), never because a file happens to be absent.
+func debianKernel(t *testing.T, spec string) *kernel.Kernel {
+	t.Helper()
+	if testing.Short() || os.Getenv("ZCSUITE_OFFLINE") != "" {
+		t.Skip("needs Debian's archive (-short or ZCSUITE_OFFLINE set)")
+	}
+	cache := os.Getenv("ZCSUITE_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache = filepath.Join(dir, "zcsuite")
+	}
+	k, err := kernel.FetchDebian(context.Background(), spec, cache, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 func TestParse(t *testing.T) {
 	c, err := FromFile(filepath.Join(fixtures, "tiny.config"))
@@ -64,12 +86,13 @@ func TestParseLaterAssignmentWins(t *testing.T) {
 // TestParseDebian parses the real configs of Debian's 7.3 and 7.2 cloud
 // kernels and checks a few facts the suite relies on.
 func TestParseDebian(t *testing.T) {
-	for _, p := range []string{debian73, debian72} {
-		t.Run(filepath.Base(filepath.Dir(p)), func(t *testing.T) {
-			if _, err := os.Stat(p); err != nil {
-				t.Skipf("Debian kernel config not unpacked here (%v); it comes from the linux-binary-*-cloud-amd64 package", err)
+	for _, spec := range []string{"debian:7.3-cloud", "debian:7.2-cloud"} {
+		t.Run(spec, func(t *testing.T) {
+			k := debianKernel(t, spec)
+			if k.ConfigPath == "" {
+				t.Fatalf("%s: the package has no config", spec)
 			}
-			c, err := FromFile(p)
+			c, err := FromFile(k.ConfigPath)
 			if err != nil {
 				t.Fatal(err)
 			}
