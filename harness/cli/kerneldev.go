@@ -52,6 +52,19 @@ func (d *devFlags) active() bool {
 	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad
 }
 
+// counts is the outcomes -fail-fast stops at: those -bad-if matches (by
+// spec name or splat title, as series.Judge counts them), or every one.
+// A -bad-if that does not compile counts every one: the developer loop
+// refuses it before anything runs.
+func (d *devFlags) counts() runner.FailFastFunc {
+	re, err := regexp.Compile(*d.badIf)
+	if *d.badIf == "" || err != nil {
+		return runner.AnyBad
+	}
+	j := series.Judge{BadIf: re}
+	return j.Counts
+}
+
 // bisectRequested tells, before flags are parsed, whether --bisect is
 // among args: a bad flag must then stop the bisection, not mark a commit.
 func bisectRequested(args []string) bool {

@@ -20,7 +20,7 @@ import (
 func FindSplats(lines []string) []verdict.Splat {
 	var out []verdict.Splat
 	for _, s := range console.Scan(lines) {
-		out = append(out, verdict.Splat{Title: s.Title, Fatal: s.Fatal})
+		out = append(out, verdict.Splat{Title: s.Title, Fatal: s.Fatal, HungTask: s.Kind == console.KindHungTask})
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -69,6 +70,12 @@ type Config struct {
 	// KernelFunc, when set, supplies the kernel instead of Kernel (a kernel
 	// built from a tree; see WithKernelFunc in tree.go).
 	KernelFunc func(ctx context.Context, logf func(string, ...any)) (*kernel.Kernel, error)
+	// FailFast, when set, stops the run at the first bad outcome it
+	// counts (see WithFailFast).
+	FailFast FailFastFunc
+	// FailSpec, when set, makes the guest fail the specs it matches on
+	// purpose (see WithFailSpec).
+	FailSpec string
 }
 
 // Option configures a run.
@@ -341,6 +348,13 @@ type runState struct {
 	catalog     []string
 	catalogErr  error
 	catalogOnce sync.Once
+	// stopVMs cancels the context every VM of the run runs under, with
+	// the cause (fail-fast); stopOnce lets only the first cause in.
+	stopVMs  context.CancelCauseFunc
+	stopOnce sync.Once
+	// stuck, once set (under mu), says which spec timed out: the run
+	// starts no further VM (see stuckRing).
+	stuck string
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -494,6 +508,11 @@ func (r *runState) run(ctx context.Context) error {
 		}
 		r.snap = newSnapshotStore(c.CacheDir, r.logf, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
 	}
+	// The VMs run under their own context: -fail-fast cancels it, with
+	// the bad outcome as its cause, and a signal cancels ctx and so it.
+	parent := ctx
+	ctx, r.stopVMs = context.WithCancelCause(parent)
+	defer r.stopVMs(nil)
 	results := make(map[int]report.VMRun)
 	var (
 		mu       sync.Mutex
@@ -511,7 +530,7 @@ func (r *runState) run(ctx context.Context) error {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil
+				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil || r.stuckWhy() != ""
 				var j vmJob
 				switch {
 				case stop:
@@ -571,6 +590,7 @@ func (r *runState) run(ctx context.Context) error {
 				}
 				mu.Unlock()
 				r.sayEnd(j, vr)
+				r.failFastRun(j.name, vr.Verdict)
 			}
 		}()
 	}
@@ -590,6 +610,8 @@ func (r *runState) run(ctx context.Context) error {
 			why = interruption(ctx) + " before VM " + j.name + " started"
 		case noGuest != "":
 			why = noGuest
+		case r.stuckWhy() != "":
+			why = r.stuckWhy()
 		case firstErr != nil:
 			why = oneLine(firstErr.Error())
 		}
@@ -610,7 +632,30 @@ func (r *runState) run(ctx context.Context) error {
 		timings.update(r.res.Runs)
 		timings.save(c.CacheDir, accel)
 	}
-	return r.finish(ctx)
+	return r.finish(parent)
+}
+
+// stuckRing records that spec timed out in VM vm and returns why the
+// rest of that VM, and every VM not yet started, does not run: a kernel
+// that left a request unanswered for a whole spec timeout has given its
+// bad verdict, and every later spec would wait on the same stuck ring for
+// its own timeout (minutes each). This bounds a run on such a kernel
+// without -fail-fast: VMs already running go on with their specs.
+func (r *runState) stuckRing(vm, spec string) string {
+	why := fmt.Sprintf("the run stopped waiting on this kernel after %q timed out in VM %s (a request left unanswered for a whole spec timeout; each later spec would wait out its own)", spec, vm)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stuck == "" {
+		r.stuck = why
+		fmt.Fprintf(r.c.Out, "zcsuite: %s\n", why)
+	}
+	return why
+}
+
+func (r *runState) stuckWhy() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stuck
 }
 
 // minVMTime is the least time left of the run's deadline worth starting a
@@ -829,71 +874,31 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	// suite then (with a task dump), the host kills QEMU 10 s later.
 	timeout := min(j.timeout, time.Until(deadline).Truncate(time.Second))
 	args := append(append([]string(nil), j.args...), "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
-	var (
-		mu      sync.Mutex
-		events  []vmevent.Event
-		kmsg    []string
-		console []string
-		ginkgo  json.RawMessage
-		hello   time.Time
-		exited  time.Time
-		// The guest suite's own span: first spec start to last spec end.
-		firstSpec, lastSpec time.Time
-		// guestUptime is the kernel's boot time to Ready.
-		guestUptime time.Duration
-	)
-	ready := make(chan struct{}, 1)
-	start := time.Now()
-	onEvent := func(e vmevent.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if traceEvents && e.Type != vmevent.Kmsg {
-			r.logf("  trace %s +%.3fs %s %s%s", name, time.Since(start).Seconds(), e.Type, e.Name, e.Spec)
-		}
-		switch e.Type {
-		case vmevent.Report:
-			ginkgo = e.Data
-			return
-		case vmevent.Ready:
-			var f vmevent.ReadyFacts
-			if json.Unmarshal(e.Data, &f) == nil {
-				guestUptime = time.Duration(f.UptimeNs)
-			}
-			select {
-			case ready <- struct{}{}:
-			default:
-			}
-			return
-		case vmevent.Kmsg:
-			kmsg = append(kmsg, fmt.Sprintf("[%6d.%06d] %s", e.KmsgUsec/1e6, e.KmsgUsec%1e6, e.Text))
-		case vmevent.Hello:
-			hello = time.Now()
-		case vmevent.Exit:
-			exited = time.Now()
-		case vmevent.SpecStart:
-			if firstSpec.IsZero() {
-				firstSpec = time.Now()
-			}
-		case vmevent.SpecEnd:
-			lastSpec = time.Now()
-			r.logf("  %-8s %s", strings.ToUpper(e.State), e.Spec)
-		case vmevent.Log:
-			r.logf("  guest %s: %s", name, e.Text)
-		}
-		events = append(events, e)
+	if c.FailSpec != "" {
+		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
 	}
-	onConsole := func(l string) {
-		mu.Lock()
-		console = append(console, l)
-		mu.Unlock()
-		if c.Verbose {
-			r.logf("  %s | %s", name, l)
-		}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
+	start := time.Now()
+	col := newCollector(name, start)
+	col.find, col.known, col.logf, col.verbose, col.trace = c.Find, known, r.logf, c.Verbose, traceEvents
+	col.onBad = func(s verdict.Spec) { r.failFast(name, s) }
+	// A VM whose spec declared a wedge, once the wedge shows, has
+	// nothing more to say: it is stopped then, not at its deadline.
+	vmCtx, stopVM := context.WithCancelCause(ctx)
+	defer stopVM(nil)
+	var wedged, stuck atomic.Value
+	col.onWedge = func(why string) {
+		wedged.Store(why)
+		stopVM(errWedged)
+	}
+	col.onTimeout = func(spec string) {
+		why := r.stuckRing(name, spec)
+		stuck.Store(why)
+		stopVM(errors.New(why))
 	}
 	opts := append(r.machineOpts(k, img, accel),
 		qemu.WithTimeout(timeout+10*time.Second),
-		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
+		qemu.WithEvents(col.Event), qemu.WithConsoleLine(col.Console))
 	var restored *snapshotMeta
 	if r.snap != nil {
 		if m, state, ok := r.snap.load(name); ok {
@@ -909,7 +914,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		how = "resuming from the saved VM state"
 	}
 	r.logf("%s VM %q (%s, %d vCPUs)", how, name, accel, c.SMP)
-	vm, err := qemu.Start(ctx, opts...)
+	vm, err := qemu.Start(vmCtx, opts...)
 	if err != nil && ctx.Err() != nil {
 		return &report.VMRun{Name: name, Verdict: verdict.NotStarted(planned, interruption(ctx)+" while VM "+name+" started")}, nil
 	}
@@ -932,7 +937,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		if err == nil {
 			err = vm.Send(line)
 		}
-		if err != nil {
+		if err != nil && vmCtx.Err() == nil {
 			r.logf("VM %q: %v", name, err)
 		}
 	}
@@ -942,16 +947,19 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		sendConfig()
 	} else {
 		select {
-		case <-ready:
+		case <-col.Ready():
 			bootPhase = report.Phase{Name: "boot:" + name, Duration: time.Since(start), Note: "QEMU start to the guest init waiting for its config"}
 			if r.snap != nil && r.snap.claim() {
-				mu.Lock()
-				con := append([]string(nil), console...)
-				mu.Unlock()
+				col.mu.Lock()
+				con := append([]string(nil), col.console...)
+				col.mu.Unlock()
 				m, err := r.snap.save(ctx, vm, bootPhase.Duration, con)
-				if err != nil {
+				switch {
+				case err != nil && vmCtx.Err() != nil:
+					// The VM was stopped meanwhile: nothing to say.
+				case err != nil:
 					r.logf("VM %q: saving the VM state failed, later VMs boot: %v", name, err)
-				} else {
+				default:
 					r.addPhase(report.Phase{Name: "save:" + name, Duration: m.Save, Note: fmt.Sprintf("VM state %s, %.0f MiB", m.Key, float64(m.Size)/(1<<20))})
 				}
 			}
@@ -961,7 +969,10 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	}
 	res := vm.Wait()
 	stopped := time.Now()
-	mu.Lock()
+	col.mu.Lock()
+	hello, exited, firstSpec, lastSpec, guestUptime := col.hello, col.exited, col.firstSpec, col.lastSpec, col.guestUptime
+	ginkgo, kmsg := col.ginkgo, col.kmsg
+	col.mu.Unlock()
 	if bootPhase.Name != "" {
 		r.addPhase(bootPhase)
 		if strings.HasPrefix(bootPhase.Name, "boot:") && guestUptime > 0 && guestUptime < bootPhase.Duration {
@@ -976,15 +987,24 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 			r.addPhase(report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit (report, kernel log, power-off)"})
 		}
 	}
-	mu.Unlock()
 	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode, Deadline: timeout, Interrupted: interruption(ctx)}
+	if stoppedFast(ctx) && !res.TimedOut {
+		// The VM ended by itself before fail-fast stopped the others.
+		end.Interrupted = ""
+	}
+	if why, ok := stuck.Load().(string); ok && res.TimedOut && end.Interrupted == "" {
+		end.Interrupted = why
+	}
+	if why, ok := wedged.Load().(string); ok && res.TimedOut && ctx.Err() == nil {
+		end.Wedged = why
+		r.logf("VM %q stopped: %s", name, why)
+	}
 	if res.EventErr != nil {
 		end.EventErr = res.EventErr.Error()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known, Planned: planned})
+	v := verdict.Decide(col.input(end, planned))
+	console := col.input(end, nil).Console
 	if restored != nil {
 		// The boot's console lines were printed before the save: keep
 		// them in the report, marked.

@@ -198,6 +198,9 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 		// A filter that selects nothing is a mistake, not a pass.
 		"--ginkgo.fail-on-empty",
 		"--ginkgo.timeout=" + ginkgoTimeout.String(),
+		// A spec stuck in the kernel past its timeout does not return:
+		// report it and go on after 10 s, not Ginkgo's default 30 s.
+		"--ginkgo.grace-period=10s",
 	}, cfg.Args...)
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	proc := early
