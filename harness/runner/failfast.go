@@ -39,33 +39,45 @@ func WithFailSpec(re string) Option {
 	}
 }
 
-// failFastStop is the cause with which fail-fast cancels a run's VMs.
-type failFastStop struct {
-	outcome  verdict.Outcome
-	what, vm string
+// earlyStop is the cause with which the run cancels its VMs before they
+// are done: -fail-fast, or a spec that timed out (stuckRing).
+type earlyStop struct{ why string }
+
+func (e *earlyStop) Error() string { return e.why }
+
+// stoppedEarly reports whether the run cancelled ctx with an earlyStop.
+func stoppedEarly(ctx context.Context) bool {
+	var e *earlyStop
+	return ctx.Err() != nil && errors.As(context.Cause(ctx), &e)
 }
 
-func (f *failFastStop) Error() string {
-	return fmt.Sprintf("-fail-fast stopped the run at %s of %q in VM %s", f.outcome, f.what, f.vm)
-}
-
-// stoppedFast reports whether ctx was cancelled by fail-fast.
-func stoppedFast(ctx context.Context) bool {
-	var f *failFastStop
-	return ctx.Err() != nil && errors.As(context.Cause(ctx), &f)
-}
-
-// failFast stops every VM of the run if s is a bad outcome the run's
-// FailFast counts; only the first one stops it.
-func (r *runState) failFast(vm string, s verdict.Spec) {
-	if r.c.FailFast == nil || r.stopVMs == nil || !s.Outcome.Bad() || !r.c.FailFast(s.Name, s.Splats) {
+// stopEarly stops every VM of the run, once, for why; the specs not yet
+// run become NOT-RUN with why as their reason.
+func (r *runState) stopEarly(why string) {
+	if r.stopVMs == nil {
 		return
 	}
 	r.stopOnce.Do(func() {
-		stop := &failFastStop{outcome: s.Outcome, what: s.Name, vm: vm}
-		r.logf("%s: %s; stopping every VM", stop.Error(), firstNonEmpty(s.Reason, s.Message))
-		r.stopVMs(stop)
+		r.logf("%s; stopping every VM", why)
+		r.stopVMs(&earlyStop{why: why})
 	})
+}
+
+// failFast stops the run if s is a bad outcome the run's FailFast counts.
+func (r *runState) failFast(vm string, s verdict.Spec) {
+	if r.c.FailFast == nil || !s.Outcome.Bad() || !r.c.FailFast(s.Name, s.Splats) {
+		return
+	}
+	r.stopEarly(fmt.Sprintf("-fail-fast stopped the run at %s of %q in VM %s", s.Outcome, s.Name, vm))
+}
+
+// stuckRing stops the run, -fail-fast or not, when spec timed out in VM
+// vm: a kernel that left a request unanswered for a whole spec timeout
+// has its bad verdict, and every later spec, in every VM, would wait on
+// the same stuck ring for its own timeout (minutes each). The collector
+// leaves out specs with a known-issue expectation.
+func (r *runState) stuckRing(vm, spec string) {
+	r.stopEarly(fmt.Sprintf("the run stopped waiting on this kernel after %q timed out in VM %s (a request left unanswered for a whole spec timeout; each later spec would wait out its own)", spec, vm))
 }
 
 // failFastRun applies fail-fast to a finished VM: its bad specs (a panic

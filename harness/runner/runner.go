@@ -352,9 +352,6 @@ type runState struct {
 	// the cause (fail-fast); stopOnce lets only the first cause in.
 	stopVMs  context.CancelCauseFunc
 	stopOnce sync.Once
-	// stuck, once set (under mu), says which spec timed out: the run
-	// starts no further VM (see stuckRing).
-	stuck string
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -530,7 +527,7 @@ func (r *runState) run(ctx context.Context) error {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil || r.stuckWhy() != ""
+				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil
 				var j vmJob
 				switch {
 				case stop:
@@ -610,8 +607,6 @@ func (r *runState) run(ctx context.Context) error {
 			why = interruption(ctx) + " before VM " + j.name + " started"
 		case noGuest != "":
 			why = noGuest
-		case r.stuckWhy() != "":
-			why = r.stuckWhy()
 		case firstErr != nil:
 			why = oneLine(firstErr.Error())
 		}
@@ -633,29 +628,6 @@ func (r *runState) run(ctx context.Context) error {
 		timings.save(c.CacheDir, accel)
 	}
 	return r.finish(parent)
-}
-
-// stuckRing records that spec timed out in VM vm and returns why the
-// rest of that VM, and every VM not yet started, does not run: a kernel
-// that left a request unanswered for a whole spec timeout has given its
-// bad verdict, and every later spec would wait on the same stuck ring for
-// its own timeout (minutes each). This bounds a run on such a kernel
-// without -fail-fast: VMs already running go on with their specs.
-func (r *runState) stuckRing(vm, spec string) string {
-	why := fmt.Sprintf("the run stopped waiting on this kernel after %q timed out in VM %s (a request left unanswered for a whole spec timeout; each later spec would wait out its own)", spec, vm)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stuck == "" {
-		r.stuck = why
-		fmt.Fprintf(r.c.Out, "zcsuite: %s\n", why)
-	}
-	return why
-}
-
-func (r *runState) stuckWhy() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stuck
 }
 
 // minVMTime is the least time left of the run's deadline worth starting a
@@ -886,16 +858,12 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	// nothing more to say: it is stopped then, not at its deadline.
 	vmCtx, stopVM := context.WithCancelCause(ctx)
 	defer stopVM(nil)
-	var wedged, stuck atomic.Value
+	var wedged atomic.Value
 	col.onWedge = func(why string) {
 		wedged.Store(why)
 		stopVM(errWedged)
 	}
-	col.onTimeout = func(spec string) {
-		why := r.stuckRing(name, spec)
-		stuck.Store(why)
-		stopVM(errors.New(why))
-	}
+	col.onTimeout = func(spec string) { r.stuckRing(name, spec) }
 	opts := append(r.machineOpts(k, img, accel),
 		qemu.WithTimeout(timeout+10*time.Second),
 		qemu.WithEvents(col.Event), qemu.WithConsoleLine(col.Console))
@@ -989,12 +957,9 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	}
 	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode, Deadline: timeout, Interrupted: interruption(ctx)}
-	if stoppedFast(ctx) && !res.TimedOut {
-		// The VM ended by itself before fail-fast stopped the others.
+	if stoppedEarly(ctx) && !res.TimedOut {
+		// The VM ended by itself before the run stopped the others.
 		end.Interrupted = ""
-	}
-	if why, ok := stuck.Load().(string); ok && res.TimedOut && end.Interrupted == "" {
-		end.Interrupted = why
 	}
 	if why, ok := wedged.Load().(string); ok && res.TimedOut && ctx.Err() == nil {
 		end.Wedged = why
