@@ -430,63 +430,14 @@ func (r *runState) run(ctx context.Context) error {
 		}
 	}
 
-	// 5. Which specs run, and in which VMs (two dry runs of the guest
-	// binary on the host, at once).
-	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
-	if c.Bench {
-		mainFilter = andFilter(c.LabelFilter, labels.Bench)
-	}
-	var destructive, mainSpecs []string
-	var dLabels, mLabels map[string][]string
-	var dErr, mErr error
-	var listed sync.WaitGroup
-	if c.Destructive && !c.Bench {
-		listed.Add(1)
-		go func() {
-			defer listed.Done()
-			destructive, dLabels, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
-		}()
-	}
-	mainSpecs, mLabels, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
-	listed.Wait()
-	if err := errors.Join(dErr, mErr); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
-		}
-		return fmt.Errorf("%w: %v", ErrUntestable, err)
-	}
-	if len(mainSpecs)+len(destructive) == 0 {
-		return fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
-	}
-	jobs := c.Jobs
-	if c.Bench {
-		// Concurrent VMs would skew the measurements.
-		jobs = 1
-	}
+	// 5. Which specs run, and in which VMs.
 	timings := loadTimings(c.CacheDir, accel, r.logf)
-	mainArgs := func(specs []string, sharded bool) []string {
-		args := []string{"--ginkgo.label-filter=" + mainFilter}
-		switch {
-		case sharded:
-			args = append(args, "--ginkgo.focus="+focusOn(specs))
-		case c.Focus != "":
-			args = append(args, "--ginkgo.focus="+c.Focus)
-		}
-		return args
+	sp, err := planSpecs(ctx, c, img.GuestTest, timings)
+	if err != nil {
+		return err
 	}
-	destructiveArgs := func(spec string) []string {
-		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
-	}
-	// A destructive spec runs for seconds; a kernel it wedged on purpose
-	// must not hold the run for the whole suite deadline.
-	dTimeout := min(c.Timeout, DestructiveTimeout)
-	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
-	specLabels := func(spec string) []string {
-		if l, ok := mLabels[spec]; ok {
-			return l
-		}
-		return dLabels[spec]
-	}
+	plan, specLabels, dLabels := sp.plan, sp.labels, sp.dLabels
+	mainSpecs, destructive := sp.main, sp.destructive
 	r.res.Facts.ParallelVMs = plan.lanes
 	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
 
@@ -510,120 +461,29 @@ func (r *runState) run(ctx context.Context) error {
 	parent := ctx
 	ctx, r.stopVMs = context.WithCancelCause(parent)
 	defer r.stopVMs(nil)
-	results := make(map[int]report.VMRun)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		noGuest  string // why no further VM is started: the guest cannot start
-		absent   string // a VM's guest found the feature absent (verdict.Run.FeatureAbsent)
-		wg       sync.WaitGroup
-	)
-	// The run's deadline: every VM gets what is left of it.
-	deadline := time.Now().Add(c.Timeout)
-	next := 0 // the next destructive VM to run
-	for lane := range plan.lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil
-				var j vmJob
-				switch {
-				case stop:
-				case lane < len(plan.shards) && results[plan.shards[lane].order].Name == "":
-					j = plan.shards[lane]
-				case next < len(plan.destructive):
-					j = plan.destructive[next]
-					next++
-				default:
-					stop = true
-				}
-				mu.Unlock()
-				if stop {
-					return
-				}
-				planned := j.planned(specLabels)
-				if left := time.Until(deadline); left < minVMTime {
-					mu.Lock()
-					results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, fmt.Sprintf("the run's deadline (-timeout %s) passed before VM %s could start", c.Timeout, j.name))}
-					mu.Unlock()
-					continue
-				}
-				if j.spec != "" {
-					mu.Lock()
-					vr, ok := abiGateSkip(j, dLabels[j.spec], results)
-					if ok {
-						results[j.order] = *vr
-					}
-					mu.Unlock()
-					if ok {
-						r.logf("  %-8s %s (%s)", "SKIPPED", j.spec, vr.Verdict.Specs[0].Reason)
-						continue
-					}
-					r.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
-				}
-				vr, err := r.boot(ctx, j, k, img, accel, known, planned, deadline)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if vr == nil {
-					why := "not run"
-					if err != nil {
-						why = oneLine(err.Error())
-					}
-					vr = &report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, why)}
-				}
-				results[j.order] = *vr
-				// A guest that never started will not start in the next VM
-				// either.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
-					noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
-				}
-				// Nor will a kernel without the feature have it there.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && v.FeatureAbsent != "" && absent == "" {
-					absent, noGuest = v.FeatureAbsent, verdict.FeatureAbsentPrefix+v.FeatureAbsent
-				}
-				mu.Unlock()
-				r.sayEnd(j, vr)
-				r.failFastRun(j.name, vr.Verdict)
-			}
-		}()
+	l := &lanes{
+		plan: plan, timeout: c.Timeout,
+		// The run's deadline: every VM gets what is left of it.
+		deadline: time.Now().Add(c.Timeout),
+		planned:  func(j vmJob) []verdict.Planned { return j.planned(specLabels) },
+		gateSkip: func(j vmJob, done map[int]report.VMRun) (*report.VMRun, bool) {
+			return abiGateSkip(j, dLabels[j.spec], done)
+		},
+		logf: r.logf,
+		ended: func(j vmJob, vr *report.VMRun) {
+			r.sayEnd(j, vr)
+			r.failFastRun(j.name, vr.Verdict)
+		},
 	}
-	wg.Wait()
-	// Every planned VM has a verdict, those that never started included.
-	for _, j := range append(append([]vmJob(nil), plan.shards...), plan.destructive...) {
-		if _, ok := results[j.order]; ok {
-			continue
-		}
-		if absent != "" && ctx.Err() == nil {
-			results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.FeatureAbsentRun(j.planned(specLabels), absent)}
-			continue
-		}
-		why := "not started"
-		switch {
-		case ctx.Err() != nil:
-			why = interruption(ctx) + " before VM " + j.name + " started"
-		case noGuest != "":
-			why = noGuest
-		case firstErr != nil:
-			why = oneLine(firstErr.Error())
-		}
-		results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(j.planned(specLabels), why)}
+	l.boot = func(ctx context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		return r.boot(ctx, j, machine{kernel: k, image: img, accel: accel, known: known}, planned, l.deadline)
 	}
-	orders := make([]int, 0, len(results))
-	for o := range results {
-		orders = append(orders, o)
+	done := l.run(ctx)
+	r.res.Runs = done.runs
+	if done.err != nil {
+		return done.err
 	}
-	sort.Ints(orders)
-	for _, o := range orders {
-		r.res.Runs = append(r.res.Runs, results[o])
-	}
-	if firstErr != nil {
-		return firstErr
-	}
-	if noGuest == "" && ctx.Err() == nil {
+	if done.noGuest == "" && ctx.Err() == nil {
 		timings.update(r.res.Runs)
 		timings.save(c.CacheDir, accel)
 	}
@@ -791,13 +651,23 @@ func andFilter(a, b string) string {
 // a busy host can fail ("IO-APIC + timer doesn't work!").
 var KernelCmdline = []string{"console=ttyS0", "panic=-1", "fuse.enable_uring=1", "printk.devkmsg=on", "random.trust_cpu=on", "no_timer_check", "quiet"}
 
+// machine is what every VM of a run shares: the kernel, the initramfs,
+// the accelerator and the kernel's known issues (the saved VM state is
+// the run's snapshotStore).
+type machine struct {
+	kernel *kernel.Kernel
+	image  *vmimage.Image
+	accel  string
+	known  []verdict.Expectation
+}
+
 // boot runs one VM; a VM that dies before its guest says hello is booted
 // once more (the first failure is kept in the report), because under TCG
 // a busy host can crash an early boot by itself. A VM that fails to resume
 // from the saved state drops that state and boots.
-func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
+func (r *runState) boot(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	name := j.name
-	vr, err := r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
+	vr, err := r.bootOnce(ctx, j, m, planned, deadline)
 	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil || time.Until(deadline) < minVMTime {
 		return vr, err
 	}
@@ -811,7 +681,7 @@ func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmi
 	} else {
 		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
 	}
-	vr, err = r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
+	vr, err = r.bootOnce(ctx, j, m, planned, deadline)
 	if vr != nil {
 		vr.BootRetries = append(vr.BootRetries, first)
 	}
@@ -839,8 +709,9 @@ func (r *runState) cmdline() []string {
 	return append(append([]string(nil), KernelCmdline...), word)
 }
 
-func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
+func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	c := r.c
+	k, img, accel, known := m.kernel, m.image, m.accel, m.known
 	name := j.name
 	// The VM's share of the run's deadline: the guest's timer stops the
 	// suite then (with a task dump), the host kills QEMU 10 s later.

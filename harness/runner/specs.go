@@ -1,0 +1,83 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zcsuite/zcsuite/suites/labels"
+)
+
+// specPlan is which specs a run runs and in which VMs.
+type specPlan struct {
+	// main are the non-destructive specs, destructive the others.
+	main, destructive []string
+	plan              vmPlan
+	// labels gives any planned spec's labels; dLabels the destructive
+	// specs'.
+	labels  func(spec string) []string
+	dLabels map[string][]string
+}
+
+// planSpecs lists the specs the run's filters select (two dry runs of
+// the guest binary on the host, at once) and plans their VMs.
+func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTimings) (*specPlan, error) {
+	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
+	if c.Bench {
+		mainFilter = andFilter(c.LabelFilter, labels.Bench)
+	}
+	var destructive, mainSpecs []string
+	var dLabels, mLabels map[string][]string
+	var dErr, mErr error
+	var listed sync.WaitGroup
+	if c.Destructive && !c.Bench {
+		listed.Add(1)
+		go func() {
+			defer listed.Done()
+			destructive, dLabels, dErr = listSpecs(ctx, guestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+		}()
+	}
+	mainSpecs, mLabels, mErr = listSpecs(ctx, guestTest, mainFilter, c.Focus)
+	listed.Wait()
+	if err := errors.Join(dErr, mErr); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	if len(mainSpecs)+len(destructive) == 0 {
+		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
+	}
+	jobs := c.Jobs
+	if c.Bench {
+		// Concurrent VMs would skew the measurements.
+		jobs = 1
+	}
+	mainArgs := func(specs []string, sharded bool) []string {
+		args := []string{"--ginkgo.label-filter=" + mainFilter}
+		switch {
+		case sharded:
+			args = append(args, "--ginkgo.focus="+focusOn(specs))
+		case c.Focus != "":
+			args = append(args, "--ginkgo.focus="+c.Focus)
+		}
+		return args
+	}
+	destructiveArgs := func(spec string) []string {
+		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
+	}
+	// A destructive spec runs for seconds; a kernel it wedged on purpose
+	// must not hold the run for the whole suite deadline.
+	dTimeout := min(c.Timeout, DestructiveTimeout)
+	return &specPlan{
+		main: mainSpecs, destructive: destructive, dLabels: dLabels,
+		plan: planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout),
+		labels: func(spec string) []string {
+			if l, ok := mLabels[spec]; ok {
+				return l
+			}
+			return dLabels[spec]
+		},
+	}, nil
+}
