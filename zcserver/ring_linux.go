@@ -14,6 +14,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -206,11 +207,11 @@ func (d *RingDriver) init() error {
 	case PersonalityCapable:
 		d.personality, err = d.ring.RegisterPersonality()
 	case PersonalityDropped:
-		if err = setThreadCap(capSysAdmin, false); err != nil {
+		if err = rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false); err != nil {
 			return err
 		}
 		d.personality, err = d.ring.RegisterPersonality()
-		if rerr := setThreadCap(capSysAdmin, true); err == nil {
+		if rerr := rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true); err == nil {
 			err = rerr
 		}
 	}
@@ -397,7 +398,7 @@ func (d *RingDriver) beforeCmd(op linux73.Cmd) error {
 		return nil
 	}
 	d.knobDropped = true
-	return setThreadCap(capSysAdmin, false)
+	return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false)
 }
 
 // prepCmd prepares a FUSE io_uring command SQE carrying c.
@@ -860,19 +861,19 @@ func (d *RingDriver) ProbeSlot(slot uint16, write bool, n uint32) (int32, error)
 // DropCapSysAdmin clears CAP_SYS_ADMIN from the ring thread's effective
 // set (the rest of the process keeps it).
 func (d *RingDriver) DropCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, false) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false) })
 }
 
 // RaiseCapSysAdmin sets CAP_SYS_ADMIN in the ring thread's effective set
 // again (it stays permitted after DropCapSysAdmin).
 func (d *RingDriver) RaiseCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, true) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true) })
 }
 
 // ThreadCapEff returns the ring thread's effective capability set.
 func (d *RingDriver) ThreadCapEff() (uint64, error) {
 	var v uint64
-	err := d.call(func() (err error) { v, err = threadCapEff(); return err })
+	err := d.call(func() (err error) { v, err = rawring.ThreadCapEff(); return err })
 	return v, err
 }
 
