@@ -12,7 +12,6 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/rawring"
-	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // ErrNotHeld: the entry holds no delivered request.
@@ -116,38 +115,8 @@ func (e *Entry) String() string {
 	return s + ")"
 }
 
-// Register submits e's REGISTER. It returns the kernel's error when the
-// command is refused at once, and nil when the kernel keeps it (the entry
-// then waits; a successful REGISTER has no CQE until a request arrives,
-// ABI doc §2.6). Any refused REGISTER turns io_uring off for the
-// connection until the ring becomes ready (§5 c).
-func (t *Thread) Register(e *Entry) error { return t.m.Register(e) }
-
-// Next waits for the next request delivered to any waiting entry of this
-// ring and returns that entry, which now holds it. Inside Serve it returns
-// ErrStopped once Serve's until channel closed. A waiting SQE that ends
-// with an error (-ENOTCONN at teardown) is returned with its entry and an
-// error matching the errno.
-func (t *Thread) Next() (*Entry, error) { return t.m.Next() }
-
-// Answer computes the reply to e's request with h as the kmbuf transport
-// does, without committing: non-page payload is read from the entry's
-// kmbuf buffer; a zero-copied READ or WRITE moves its data with
-// READ_FIXED/WRITE_FIXED on the entry's page slot; a zero-copied READDIR or
-// READLINK is built in server memory and moved into the page slot through
-// the scratch memfd; fuse_write_out and other out-arguments go to the
-// kmbuf buffer; the out-header and payload_sz go to the header slot.
-func (t *Thread) Answer(e *Entry, h *protocol.Handler) (protocol.Reply, error) {
-	return t.m.Answer(e, h)
-}
-
-// SetReply writes an out-header and payload_sz into e's header slot (the
-// payload itself belongs in the kmbuf buffer or the page slot).
-func (t *Thread) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
-	h := e.Hdr()
-	fuseabi.Store(h.InOut[:], &oh)
-	h.Ent.PayloadSz = payloadSz
-}
+// Register, Next, Answer, SetReply, Commit, CommitWith and ServeUntil are the
+// ring's entry state machine (rawring.Machine, embedded in Thread).
 
 // CommitArgs are the fields of a COMMIT_AND_FETCH a spec may get wrong on
 // purpose.
@@ -163,36 +132,12 @@ func (e *Entry) CommitArgs() CommitArgs {
 
 // Probe prepares one SQE that CommitWith places right after the COMMIT,
 // in the same io_uring_enter.
-type Probe func(*Thread) (*uring.SQE, error)
+type Probe = rawring.Probe
 
 // FixedProbe is a Probe doing READ_FIXED (read) or WRITE_FIXED of n bytes
 // at offset 0 of slot against fd at file offset 0.
 func FixedProbe(read bool, fd int, n uint32, slot uint16) Probe {
-	return func(t *Thread) (*uring.SQE, error) { return t.FixedSQE(read, fd, 0, n, 0, slot) }
-}
-
-// Commit commits e's reply with the correct fields; see CommitWith.
-func (t *Thread) Commit(e *Entry, probes ...Probe) ([]uring.CQE, error) {
-	return t.CommitWith(e, e.CommitArgs(), probes...)
-}
-
-// CommitWith submits COMMIT_AND_FETCH for e with a, followed by the
-// probes' SQEs in the same io_uring_enter, and returns the probes' CQEs in
-// order. When the kernel refuses the COMMIT at once the error matches its
-// errno and e still holds its request; otherwise e waits for its next one.
-func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQE, error) {
-	raw := make([]rawring.Probe, len(probes))
-	for i, p := range probes {
-		raw[i] = func() (*uring.SQE, error) { return p(t) }
-	}
-	return t.m.CommitWith(e, a, raw...)
-}
-
-// ServeUntil answers (Answer + Commit) every delivered request until stop
-// returns true for one; that entry is returned still holding its request.
-// A nil stop serves until the context ends or a waiting SQE fails.
-func (t *Thread) ServeUntil(h *protocol.Handler, stop func(*Entry) bool) (*Entry, error) {
-	return t.m.ServeUntil(h, stop)
+	return rawring.FixedProbe(read, fd, n, slot)
 }
 
 // Serve answers every request on the ring thread until until is closed
@@ -207,20 +152,18 @@ func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan stru
 // as usual (the stop ends with ServeFunc).
 func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Thread, *Entry)) error {
 	return r.rt.Serve(ctx, until, func(context.Context) error {
-		_, err := r.t.ServeUntil(h, func(e *Entry) bool {
+		return r.t.Serve(h, func(e *Entry) {
 			if seen != nil {
 				seen(r.t, e)
 			}
-			return false
 		})
-		return err
 	})
 }
 
 // Ended returns, without waiting, the entries whose waiting command the
 // kernel ended with an error CQE that Next has not returned yet.
-func (t *Thread) Ended() []*Entry { return t.m.Pending(true) }
+func (t *Thread) Ended() []*Entry { return t.Pending(true) }
 
 // Delivered returns, without waiting, the entries to which a request was
 // delivered that Next has not returned yet.
-func (t *Thread) Delivered() []*Entry { return t.m.Pending(false) }
+func (t *Thread) Delivered() []*Entry { return t.Pending(false) }

@@ -52,7 +52,7 @@ func Start(devFD int, cfg Config) (*Ring, error) {
 		Populate: true,
 		Setup: func(th *rawring.Thread) error {
 			r.t = &Thread{r: r, th: th, ring: th.Uring(), fd: int32(devFD), Profile: cfg.Profile, scratch: -1}
-			r.t.m = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
+			r.t.Machine = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
 			return nil
 		},
 		// The instance is closed first: the kernel ends the waiting

@@ -15,12 +15,12 @@ import (
 // Thread is the ring thread's view of a Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
-	r       *Ring
-	th      *rawring.Thread // CQE stash, fixed I/O, credentials
-	ring    *uring.Ring
-	fd      int32
-	m       *rawring.Machine[*Entry, CommitArgs]
-	Profile kmbuf.Profile
+	r                                    *Ring
+	th                                   *rawring.Thread // CQE stash, fixed I/O, credentials
+	ring                                 *uring.Ring
+	fd                                   int32
+	*rawring.Machine[*Entry, CommitArgs] // the entry state machine
+	Profile                              kmbuf.Profile
 
 	// The kmbuf ring at bgid 0 (RegisterKmbuf).
 	bufs    []byte

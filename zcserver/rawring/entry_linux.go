@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
@@ -57,6 +58,9 @@ type ABI[E Entry, A any] interface {
 	// Answer computes e's reply with h and writes it where the ABI wants
 	// it, without committing.
 	Answer(e E, h *protocol.Handler) (protocol.Reply, error)
+	// SetReply writes a reply's out-header and payload_sz into e's
+	// header (the payload itself belongs in e's payload buffer or slot).
+	SetReply(e E, oh fuseabi.OutHeader, payloadSz uint32)
 	// CommitArgs returns the correct COMMIT_AND_FETCH fields for e's
 	// delivered request.
 	CommitArgs(e E) A
@@ -164,9 +168,21 @@ func (m *Machine[E, A]) Answer(e E, h *protocol.Handler) (protocol.Reply, error)
 	return m.abi.Answer(e, h)
 }
 
-// Probe prepares one SQE that CommitWith places right after the COMMIT,
-// in the same io_uring_enter.
-type Probe func() (*uring.SQE, error)
+// SetReply writes a reply's out-header and payload_sz into e's header
+// (the payload itself belongs in e's payload buffer or zero-copy slot).
+func (m *Machine[E, A]) SetReply(e E, oh fuseabi.OutHeader, payloadSz uint32) {
+	m.abi.SetReply(e, oh, payloadSz)
+}
+
+// Probe prepares, on the ring thread, one SQE that CommitWith places
+// right after the COMMIT, in the same io_uring_enter.
+type Probe func(*Thread) (*uring.SQE, error)
+
+// FixedProbe is a Probe doing READ_FIXED (read) or WRITE_FIXED of n bytes
+// at offset 0 of slot against fd at file offset 0.
+func FixedProbe(read bool, fd int, n uint32, slot uint16) Probe {
+	return func(t *Thread) (*uring.SQE, error) { return t.FixedSQE(read, fd, 0, n, 0, slot) }
+}
 
 // Commit commits e's reply with the correct fields; see CommitWith.
 func (m *Machine[E, A]) Commit(e E, probes ...Probe) ([]uring.CQE, error) {
@@ -188,7 +204,7 @@ func (m *Machine[E, A]) CommitWith(e E, a A, probes ...Probe) ([]uring.CQE, erro
 	}
 	uds := make([]uint64, 0, len(probes))
 	for _, p := range probes {
-		sqe, err := p()
+		sqe, err := p(m.t)
 		if err != nil {
 			return nil, err
 		}
@@ -230,4 +246,17 @@ func (m *Machine[E, A]) ServeUntil(h *protocol.Handler, stop func(E) bool) (E, e
 			return e, err
 		}
 	}
+}
+
+// Serve answers every delivered request, calling seen (when set) for each
+// before answering it, until the context ends, Ring.Serve's until channel
+// closes (ErrStopped) or a waiting SQE fails. seen must not block.
+func (m *Machine[E, A]) Serve(h *protocol.Handler, seen func(E)) error {
+	_, err := m.ServeUntil(h, func(e E) bool {
+		if seen != nil {
+			seen(e)
+		}
+		return false
+	})
+	return err
 }

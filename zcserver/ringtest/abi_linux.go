@@ -87,6 +87,12 @@ func (a abi) Answer(e *Entry, h *protocol.Handler) (protocol.Reply, error) {
 	return rep, nil
 }
 
+func (a abi) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
+	h := e.Hdr()
+	fuseabi.Store(h.InOut[:], &oh)
+	h.Ent.PayloadSz = payloadSz
+}
+
 func (a abi) CommitArgs(e *Entry) CommitArgs { return e.CommitArgs() }
 
 func (a abi) PutCommit(_ *Entry, c CommitArgs, ud uint64) error {

@@ -15,13 +15,13 @@ import (
 // Thread is the ring thread's view of the Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
-	r     *Ring
-	th    *rawring.Thread // CQE stash, fixed I/O, credentials
-	ring  *uring.Ring
-	fd    int32
-	slots uint32
-	m     *rawring.Machine[*Entry, CommitArgs]
-	pools map[uint16]*Pool
+	r                                    *Ring
+	th                                   *rawring.Thread // CQE stash, fixed I/O, credentials
+	ring                                 *uring.Ring
+	fd                                   int32
+	slots                                uint32
+	*rawring.Machine[*Entry, CommitArgs] // the entry state machine
+	pools                                map[uint16]*Pool
 }
 
 // Uring returns the io_uring instance, for SQEs this package has no helper

@@ -12,7 +12,6 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/rawring"
-	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // ErrNotHeld: the entry holds no delivered request.
@@ -123,40 +122,8 @@ func (e *Entry) String() string {
 	return s + ")"
 }
 
-// Register submits REGISTER for e. It returns the kernel's error when the
-// command is refused at once, and nil when the kernel keeps it (the
-// entry then waits for a request; REGISTER has no CQE on success, ABI doc
-// §3.3).
-func (t *Thread) Register(e *Entry) error { return t.m.Register(e) }
-
-// Ready returns the entries whose request has been delivered but not yet
-// taken by Next (it does not wait).
-func (t *Thread) Ready() []*Entry { return t.m.Pending(false) }
-
-// Next waits for the next request delivered to any waiting entry and
-// returns that entry, which now holds it. Inside Serve it returns
-// ErrStopped once Serve's until channel is closed. A waiting SQE that ends with an
-// error (-ENOTCONN at teardown, ABI doc §5.1) is returned as the entry and
-// an error matching the errno.
-func (t *Thread) Next() (*Entry, error) { return t.m.Next() }
-
-// Answer computes the reply to e's request with h, as a zcserver ring
-// transport would: the payload is read from PayloadBuf (nothing for a
-// zero-copied WRITE), READ/WRITE data is copied through PayloadBuf or, for
-// a zero-copied request, moved with READ_FIXED/WRITE_FIXED on e.ZCSlot,
-// and the out-header and payload_sz are written into the entry's header.
-// It does not commit.
-func (t *Thread) Answer(e *Entry, h *protocol.Handler) (protocol.Reply, error) {
-	return t.m.Answer(e, h)
-}
-
-// SetReply writes a reply's out-header and payload_sz into e's header
-// buffer (the payload itself belongs in PayloadBuf or the zero-copy slot).
-func (t *Thread) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
-	h := e.Hdr()
-	fuseabi.Store(h.InOut[:], &oh)
-	h.Ent.PayloadSz = payloadSz
-}
+// Register, Next, Answer, SetReply, Commit, CommitWith and ServeUntil are the
+// ring's entry state machine (rawring.Machine, embedded in Thread).
 
 // CommitArgs are the fields of a COMMIT_AND_FETCH that a spec may get
 // wrong on purpose.
@@ -174,37 +141,12 @@ func (e *Entry) CommitArgs() CommitArgs {
 
 // Probe prepares one SQE that CommitWith places right after the COMMIT,
 // in the same io_uring_enter.
-type Probe func(*Thread) (*uring.SQE, error)
+type Probe = rawring.Probe
 
 // FixedProbe is a Probe doing READ_FIXED (read) or WRITE_FIXED of n bytes
 // at offset 0 of slot against fd at file offset 0.
 func FixedProbe(read bool, fd int, n uint32, slot uint16) Probe {
-	return func(t *Thread) (*uring.SQE, error) { return t.FixedSQE(read, fd, 0, n, 0, slot) }
-}
-
-// Commit commits e's reply with the correct fields; see CommitWith.
-func (t *Thread) Commit(e *Entry, probes ...Probe) ([]uring.CQE, error) {
-	return t.CommitWith(e, e.CommitArgs(), probes...)
-}
-
-// CommitWith submits COMMIT_AND_FETCH for e with a, followed by the probes'
-// SQEs in the same io_uring_enter, and returns the probes' CQEs in order.
-// When the kernel refuses the COMMIT at once (ABI doc §3.4) the error
-// matches its errno and e still holds its request; otherwise e waits for
-// its next request.
-func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQE, error) {
-	raw := make([]rawring.Probe, len(probes))
-	for i, p := range probes {
-		raw[i] = func() (*uring.SQE, error) { return p(t) }
-	}
-	return t.m.CommitWith(e, a, raw...)
-}
-
-// ServeUntil answers (Answer + Commit) every delivered request until stop
-// returns true for one; that entry is returned still holding its request.
-// A nil stop serves until the context ends or a waiting SQE fails.
-func (t *Thread) ServeUntil(h *protocol.Handler, stop func(*Entry) bool) (*Entry, error) {
-	return t.m.ServeUntil(h, stop)
+	return rawring.FixedProbe(read, fd, n, slot)
 }
 
 // Serve answers every request on the ring thread until until is closed
@@ -218,13 +160,9 @@ func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan stru
 // (on the ring thread; seen must not block). A Next after it returns waits
 // as usual (the stop ends with ServeFunc).
 func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Entry)) error {
-	return r.rt.Serve(ctx, until, func(context.Context) error {
-		_, err := r.t.ServeUntil(h, func(e *Entry) bool {
-			if seen != nil {
-				seen(e)
-			}
-			return false
-		})
-		return err
-	})
+	return r.rt.Serve(ctx, until, func(context.Context) error { return r.t.Serve(h, seen) })
 }
+
+// Ready returns the entries whose request has been delivered but not yet
+// taken by Next (it does not wait).
+func (t *Thread) Ready() []*Entry { return t.Pending(false) }

@@ -118,7 +118,7 @@ func (t *Thread) NewEntry(qid uint16, l Layout) (*Entry, error) {
 		}
 	}
 	if l.ZeroCopy {
-		e.ZCSlot = uint16(ZCSlotBase + len(t.m.Entries()))
+		e.ZCSlot = uint16(ZCSlotBase + len(t.Entries()))
 	}
 	if l.Mode == RegisteredPool {
 		e.Fixed, e.BufIndex = true, PoolSlot(int(qid))

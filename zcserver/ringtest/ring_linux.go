@@ -58,7 +58,7 @@ func Start(devFD int, cfg Config) (*Ring, error) {
 				}
 			}
 			r.t = &Thread{r: r, th: th, ring: th.Uring(), fd: int32(devFD), slots: cfg.BufSlots}
-			r.t.m = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
+			r.t.Machine = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
 			return nil
 		},
 	})
