@@ -19,6 +19,8 @@ import (
 
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
+
+	"github.com/zcsuite/zcsuite/filesum"
 )
 
 // Paths inside the initramfs.
@@ -210,7 +212,7 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: pack initramfs: %w", err)
 	}
-	sum, err := fileSHA256(tmpOut)
+	sum, err := filesum.SHA256(tmpOut)
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: %w", err)
 	}
@@ -241,7 +243,7 @@ func cachedArchive(dir, inputHash string, logf func(string, ...any)) (string, in
 	paths, _ := filepath.Glob(filepath.Join(dir, inputHash[:16]+"-*.cpio"))
 	for _, p := range paths {
 		want := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), inputHash[:16]+"-"), ".cpio")
-		got, err := fileSHA256(p)
+		got, err := filesum.SHA256(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -261,19 +263,6 @@ func cachedArchive(dir, inputHash string, logf func(string, ...any)) (string, in
 		os.Remove(p)
 	}
 	return "", 0, false
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func compile(ctx context.Context, moduleDir string, b Binary, out string) error {
