@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/u-root/uio/llog"
 
 	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 // Paths inside the initramfs.
@@ -49,6 +51,9 @@ var DefaultBinaries = []Binary{
 	{Package: "./vmimage/cmd/zcinit", Name: "zcinit"},
 	{Package: "./suites/guest", Test: true, Name: "guest.test"},
 	{Package: "./zcserver/cmd/zcserver", Name: "zcserver"},
+	// zcserver's own tests mount FUSE: they run in the VM only
+	// (vmevent.ServerTests, GuestConfig.GoTests).
+	{Package: "./zcserver", Test: true, Name: path.Base(vmevent.ServerTests)},
 }
 
 type config struct {

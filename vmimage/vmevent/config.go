@@ -29,6 +29,10 @@ type GuestConfig struct {
 	// HungTaskSec, when non-zero, is written to
 	// /proc/sys/kernel/hung_task_timeout_secs.
 	HungTaskSec int `json:"h,omitempty"`
+	// GoTests are plain Go test binaries in the initramfs (ServerTests)
+	// that the init runs after the guest suite, each top-level test
+	// reported as a spec named "<binary>: <TestName>" (GoTestSpec).
+	GoTests []string `json:"g,omitempty"`
 	// HostUnixNano is the host's wall clock when it sent the config over
 	// the port (ModePort); the guest sets its clock from it, since a guest
 	// restored from a snapshot wakes up with the snapshot's time.

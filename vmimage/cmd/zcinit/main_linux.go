@@ -168,6 +168,9 @@ func runConfig(ev *vmevent.Writer, port io.Reader, cfg vmevent.GuestConfig, cmdl
 
 	relayDone := startKmsgRelay(ev)
 	code := runSuite(ev, cfg, early)
+	if len(cfg.GoTests) > 0 && code != vmevent.GuestDeadlineCode {
+		runGoTests(ev, cfg.GoTests, goTestTimeout(cfg))
+	}
 	writeKmsg(endMarker)
 	select {
 	case <-relayDone:
