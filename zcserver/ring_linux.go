@@ -442,12 +442,18 @@ func (d *RingDriver) stepCmd(op linux73.Cmd, c *linux73.CmdReq, mod func(*uring.
 }
 
 func (d *RingDriver) submitWaitStep(seq uint32) (uring.CQE, error) {
+	return submitAwait(d, d.steps, seq)
+}
+
+// submitAwait submits what is queued, then routes CQEs (route) until the
+// one with key k arrives in m, and takes it from there.
+func submitAwait[K comparable](d *RingDriver, m map[K]uring.CQE, k K) (uring.CQE, error) {
 	if _, err := d.ring.Submit(); err != nil {
 		return uring.CQE{}, err
 	}
 	for {
-		if c, ok := d.steps[seq]; ok {
-			delete(d.steps, seq)
+		if c, ok := m[k]; ok {
+			delete(m, k)
 			return c, nil
 		}
 		c, err := d.ring.WaitCQE()
@@ -943,20 +949,7 @@ func (t *RingThread) Wait(ud uint64) (uring.CQE, error) {
 	if ud&udKindMask != 0 {
 		return uring.CQE{}, fmt.Errorf("zcserver: user_data %#x uses the driver's top byte", ud)
 	}
-	if _, err := d.ring.Submit(); err != nil {
-		return uring.CQE{}, err
-	}
-	for {
-		if c, ok := d.userCQEs[ud]; ok {
-			delete(d.userCQEs, ud)
-			return c, nil
-		}
-		c, err := d.ring.WaitCQE()
-		if err != nil {
-			return uring.CQE{}, err
-		}
-		d.route(c)
-	}
+	return submitAwait(d, d.userCQEs, ud)
 }
 
 // Delivery is a request delivered to an entry that is not being served
