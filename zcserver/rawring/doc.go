@@ -1,6 +1,8 @@
-// Package rawring is the raw FUSE-over-io_uring ring layer that every ring
-// of zcsuite sits on: the stepping API of the specs (ringtest), the kmbuf
-// series' transport (kmbufring) and the server's Linux 7.3 transport.
+// Package rawring is the raw FUSE-over-io_uring ring layer under the
+// stepping API of the specs (ringtest) and the kmbuf series' transport
+// (kmbufring); the server's Linux 7.3 transport (zcserver.RingDriver)
+// takes its credentials, re-exec child and CPU count from here but still
+// runs its own executor.
 //
 // It promises: an io_uring instance runs on one OS thread that is locked
 // for the instance's whole life (Start), so every SQE of the instance,
