@@ -33,7 +33,27 @@ type GuestConfig struct {
 	// the port (ModePort); the guest sets its clock from it, since a guest
 	// restored from a snapshot wakes up with the snapshot's time.
 	HostUnixNano int64 `json:"n,omitempty"`
+	// Verdict makes the guest decide every spec's final verdict itself
+	// and print it on the console (GuestVerdict), for a lab that runs no
+	// zcsuite host (a LAVA job). The known issues it applies are read
+	// from KnownPath when the image carries that file.
+	Verdict bool `json:"v,omitempty"`
 }
+
+// KnownPath is where an image made for a lab carries the known kernel
+// issues that apply to its kernel, a JSON list of
+// {"Spec", "Reason", "Outcome"} (verdict.Expectation).
+const KnownPath = "/zcsuite/known.json"
+
+// Lines of a guest that decides its own verdicts (GuestConfig.Verdict), on
+// the console: ResultsStart, then one ResultPrefix line per spec
+// ("zcsuite-result: OUTCOME spec full text"), the KTAP report, then
+// ResultsEnd with the exit code.
+const (
+	ResultsStart = "zcsuite-results-start"
+	ResultPrefix = "zcsuite-result: "
+	ResultsEnd   = "zcsuite-results-end"
+)
 
 // Modes of the guest init.
 const (
