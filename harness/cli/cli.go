@@ -106,6 +106,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "merge" {
 		return mergeMain(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "lava-job" {
+		ctx, stop := WithSignals(context.Background(), false, stderr)
+		defer stop()
+		return lavaJobMain(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := Register(fs)

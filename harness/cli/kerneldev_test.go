@@ -56,6 +56,10 @@ func TestDevUsage(t *testing.T) {
 		{[]string{"merge"}, verdict.ExitUsage, "name the shards' report directories"},
 		{[]string{"merge", "-no-such-flag"}, verdict.ExitUsage, ""},
 		{[]string{"merge", "/nonexistent-zcsuite-shard"}, verdict.ExitUsage, "unreadable report"},
+		{[]string{"lava-job"}, verdict.ExitUsage, "-out DIR is required"},
+		{[]string{"lava-job", "-out", "x", "-kernel-tree", "/x", "-kernel", "debian:7.3-cloud"}, verdict.ExitUsage, "drop -kernel"},
+		{[]string{"lava-job", "-out", "x", "stray"}, verdict.ExitUsage, "unexpected argument"},
+		{[]string{"lava-job", "-out", "x", "-kernel", "debian:nosuch"}, verdict.ExitUsage, ""},
 	} {
 		var stderr strings.Builder
 		if got := Main(c.args, io.Discard, &stderr); got != c.code || !strings.Contains(stderr.String(), c.msg) {
