@@ -50,10 +50,10 @@ func ResultPattern() string {
 	}
 	// Longest first, so KNOWN-FAIL is not read as FAIL.
 	sortByLen(os)
-	// The line's end is part of the pattern: the dispatcher matches on
-	// what the console has delivered so far, and a long spec name arrives
-	// in pieces.
-	return regexp.QuoteMeta(vmevent.ResultPrefix) + `(?P<result>` + strings.Join(os, "|") + `) (?P<test_case_id>[^\r\n]+)\r?\n`
+	// The test case is the spec's fixed-size ID (vmevent.ResultID): the
+	// dispatcher matches on what the console has delivered so far, and a
+	// long spec name arrives in pieces.
+	return regexp.QuoteMeta(vmevent.ResultPrefix) + `(?P<result>` + strings.Join(os, "|") + `) (?P<test_case_id>zc-[0-9a-f]{12})`
 }
 
 func sortByLen(s []string) {

@@ -22,13 +22,14 @@ import (
 func TestResultPatternReadsEveryOutcome(t *testing.T) {
 	re := regexp.MustCompile(ResultPattern())
 	for o, r := range Results {
-		line := vmevent.ResultPrefix + string(o) + " cap-gate: ADD_QUEUE refuses (§3) a zero-copy queue\r\n"
+		name := "cap-gate: ADD_QUEUE refuses (§3) a zero-copy queue"
+		line := vmevent.ResultPrefix + string(o) + " " + vmevent.ResultID(name) + " " + name + "\r\n"
 		m := re.FindStringSubmatch(line)
-		if m == nil || m[re.SubexpIndex("result")] != string(o) || m[re.SubexpIndex("test_case_id")] != "cap-gate: ADD_QUEUE refuses (§3) a zero-copy queue" {
+		if m == nil || m[re.SubexpIndex("result")] != string(o) || m[re.SubexpIndex("test_case_id")] != vmevent.ResultID(name) {
 			t.Errorf("%s: %q", o, m)
 		}
-		if re.MatchString(vmevent.ResultPrefix + string(o) + " cap-gate: ADD_QUEUE ref") {
-			t.Errorf("%s: a line cut short (no end yet) matches", o)
+		if re.MatchString(vmevent.ResultPrefix + string(o) + " " + vmevent.ResultID(name)[:8]) {
+			t.Errorf("%s: an ID cut short matches", o)
 		}
 		switch r {
 		case "pass", "fail", "skip":
@@ -43,6 +44,13 @@ func TestResultPatternReadsEveryOutcome(t *testing.T) {
 	}
 	if Results[verdict.Fail] != "fail" || Results[verdict.Pass] != "pass" {
 		t.Error("PASS and FAIL must stay pass and fail")
+	}
+}
+
+// lava/check.py computes the same IDs from the run's spec names.
+func TestResultIDIsCheckPys(t *testing.T) {
+	if id := vmevent.ResultID("abc"); id != "zc-ba7816bf8f01" {
+		t.Errorf("ResultID(abc) = %s; lava/check.py's result_id gives zc-ba7816bf8f01", id)
 	}
 }
 

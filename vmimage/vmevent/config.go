@@ -1,7 +1,9 @@
 package vmevent
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -47,13 +49,22 @@ const KnownPath = "/zcsuite/known.json"
 
 // Lines of a guest that decides its own verdicts (GuestConfig.Verdict), on
 // the console: ResultsStart, then one ResultPrefix line per spec
-// ("zcsuite-result: OUTCOME spec full text"), the KTAP report, then
-// ResultsEnd with the exit code.
+// ("zcsuite-result: OUTCOME zc-ID spec full text", ID from ResultID), the
+// KTAP report, then ResultsEnd with the exit code.
 const (
 	ResultsStart = "zcsuite-results-start"
 	ResultPrefix = "zcsuite-result: "
 	ResultsEnd   = "zcsuite-results-end"
 )
+
+// ResultID names a spec in a lab's results: "zc-" and the first 12 hex
+// digits of the sha256 of its full text. A reader that matches on what the
+// console delivered so far (LAVA's) sees a whole ID or none, where a long
+// spec name may arrive in pieces.
+func ResultID(spec string) string {
+	h := sha256.Sum256([]byte(spec))
+	return "zc-" + hex.EncodeToString(h[:6])
+}
 
 // Modes of the guest init.
 const (

@@ -90,7 +90,7 @@ func printVerdict(w io.Writer, rec *recorder, code int) int {
 	}
 	fmt.Fprintln(w, vmevent.ResultsStart)
 	for _, s := range v.Specs {
-		fmt.Fprintf(w, "%s%s %s\n", vmevent.ResultPrefix, s.Outcome, s.Name)
+		fmt.Fprintf(w, "%s%s %s %s\n", vmevent.ResultPrefix, s.Outcome, vmevent.ResultID(s.Name), s.Name)
 	}
 	runs := []report.VMRun{{Name: "guest", Verdict: v}}
 	report.WriteKTAP(w, report.Facts{ExitCode: exit}, runs)
