@@ -2,7 +2,7 @@
 # zcsuite on LAVA, for real on this machine: install Debian's
 # lava-dispatcher, generate the job for Debian's 7.3 kernel with
 # `zcsuite lava-job`, check it against LAVA's job schema, run it with
-# lava-run on the repository's qemu device (lava/qemu-x86_64.yaml), and
+# lava-run on the repository's qemu device (harness/lava/qemu-x86_64.yaml), and
 # require LAVA's results to hold every non-destructive spec of a
 # `./run.sh -no-destructive` run on the same kernel, with the same
 # outcomes. Prints both wall times and the load average.
@@ -33,11 +33,11 @@ timed() {
 
 timed lava-job ./run.sh lava-job -kernel "$kernel" -out "$work/job"
 [ "$rc" = 0 ] || fail "zcsuite lava-job: $(tail -1 "$work/lava-job.out")"
-/usr/bin/python3 lava/check.py schema "$work/job/job.yaml" || fail "the job is not a valid LAVA job"
-timed lava-run lava-run --job-id 1 --output-dir "$work/lava-run" --device lava/qemu-x86_64.yaml "$work/job/job.yaml"
+/usr/bin/python3 .ci/lava-check.py schema "$work/job/job.yaml" || fail "the job is not a valid LAVA job"
+timed lava-run lava-run --job-id 1 --output-dir "$work/lava-run" --device harness/lava/qemu-x86_64.yaml "$work/job/job.yaml"
 [ "$rc" = 0 ] || fail "lava-run: $(tail -3 "$work/lava-run.out")"
 timed run.sh ./run.sh -kernel "$kernel" -no-destructive -report-dir "$work/run"
 [ "$rc" = 0 ] || fail "./run.sh -no-destructive exited $rc"
-/usr/bin/python3 lava/check.py results "$work/lava-run.out" "$work/run/verdict.json" "$work/job/job.yaml" "$work/lava-results.yaml" ||
+/usr/bin/python3 .ci/lava-check.py results "$work/lava-run.out" "$work/run/verdict.json" "$work/job/job.yaml" "$work/lava-results.yaml" ||
 	fail "LAVA's results differ from ./run.sh's"
 echo "lava-test: ok"

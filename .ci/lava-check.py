@@ -4,7 +4,7 @@
   check.py schema JOB.yaml...
       validates each job definition against LAVA's job schema
       (lava_common.schemas.validate, strict) and the device file
-      lava/qemu-x86_64.yaml against the device schema.
+      harness/lava/qemu-x86_64.yaml against the device schema.
 
   check.py results JOB.log VERDICT.json JOB.yaml [RESULTS.yaml]
       compares what lava-run recorded for a zcsuite job (the results in
@@ -39,7 +39,8 @@ def schema(paths):
     from lava_common.schemas import validate
     from lava_common.schemas.device import validate as validate_device
 
-    device = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu-x86_64.yaml")
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    device = os.path.join(top, "harness", "lava", "qemu-x86_64.yaml")
     with open(device) as f:
         validate_device(yaml.safe_load(f))
     print(f"lava-check: {os.path.relpath(device)}: valid LAVA device configuration")
