@@ -23,6 +23,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/qemu"
 	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage"
@@ -48,6 +49,9 @@ type Config struct {
 	ABI string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
+	// Shard, when set, narrows the run to one part of its specs
+	// (WithShard).
+	Shard shard.Shard
 	// Jobs is how many VMs run at once (the non-destructive specs are
 	// split into that many shards).
 	Jobs int
@@ -432,7 +436,7 @@ func (r *runState) run(ctx context.Context) error {
 
 	// 5. Which specs run, and in which VMs.
 	timings := loadTimings(c.CacheDir, accel, r.logf)
-	sp, err := planSpecs(ctx, c, img.GuestTest, timings)
+	sp, err := planSpecs(ctx, c, img.GuestTest, timings, &r.res.Facts)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/suites/labels"
 )
 
@@ -22,7 +23,7 @@ type specPlan struct {
 
 // planSpecs lists the specs the run's filters select (two dry runs of
 // the guest binary on the host, at once) and plans their VMs.
-func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTimings) (*specPlan, error) {
+func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTimings, facts *report.Facts) (*specPlan, error) {
 	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
 	if c.Bench {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
@@ -49,6 +50,10 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 	if len(mainSpecs)+len(destructive) == 0 {
 		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
 	}
+	mainSpecs, destructive, err := selectShard(c, mainSpecs, destructive, facts)
+	if err != nil {
+		return nil, err
+	}
 	jobs := c.Jobs
 	if c.Bench {
 		// Concurrent VMs would skew the measurements.
@@ -57,7 +62,7 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 	mainArgs := func(specs []string, sharded bool) []string {
 		args := []string{"--ginkgo.label-filter=" + mainFilter}
 		switch {
-		case sharded:
+		case sharded || c.Shard.On():
 			args = append(args, "--ginkgo.focus="+focusOn(specs))
 		case c.Focus != "":
 			args = append(args, "--ginkgo.focus="+c.Focus)
@@ -70,9 +75,14 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 	// A destructive spec runs for seconds; a kernel it wedged on purpose
 	// must not hold the run for the whole suite deadline.
 	dTimeout := min(c.Timeout, DestructiveTimeout)
+	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
+		for i := range js {
+			js[i].name = shardVMName(c, js[i].name)
+		}
+	}
 	return &specPlan{
-		main: mainSpecs, destructive: destructive, dLabels: dLabels,
-		plan: planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout),
+		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
 		labels: func(spec string) []string {
 			if l, ok := mLabels[spec]; ok {
 				return l
