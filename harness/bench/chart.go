@@ -32,12 +32,6 @@ const (
 	ChartHeight = 5 * vg.Inch
 )
 
-// Chart draws rows into a PNG at path with title and no kernel or
-// accelerator named; Draw names them.
-func Chart(path string, rows []Row, title string) error {
-	return Draw(path, rows, About{Title: title})
-}
-
 // Draw draws grouped bars into a PNG at path: per job, one bar per mode
 // at its median MB/s with a min–max whisker, and above each bar that has
 // one its ratio to the copy mode ("×1.8"); the title names the kernel and

@@ -65,6 +65,9 @@ func PrepareLab(ctx context.Context, opts ...Option) (*LabBoot, error) {
 	}
 	args = append(args, "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
 	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(c.Timeout / time.Second), HungTaskSec: 20, Verdict: true}
+	if runsServerTests(c) {
+		gc.GoTests = []string{vmevent.ServerTests}
+	}
 	word, err := gc.Cmdline()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)

@@ -29,6 +29,9 @@ type vmJob struct {
 	est float64
 	// order places the VM's results in the report.
 	order int
+	// goTests are Go test binaries the guest runs after its specs
+	// (vmevent.GuestConfig.GoTests).
+	goTests []string
 }
 
 // Expected costs, in seconds, when no earlier run measured a spec.

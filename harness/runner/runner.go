@@ -621,7 +621,7 @@ func (r *runState) finish(ctx context.Context) error {
 		werr = report.Write(r.c.ReportDir, r.res.Facts, r.res.Runs)
 	}
 	if werr == nil && r.c.Bench && r.c.ReportDir != "" {
-		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel); err != nil {
+		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel, benchKernel(r.res.Facts.Kernel)); err != nil {
 			r.logf("bench: %v", err)
 			if r.res.ExitCode == verdict.ExitGood {
 				r.res.ExitCode, r.res.Facts.ExitCode = verdict.ExitUntested, verdict.ExitUntested
@@ -724,7 +724,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	if c.FailSpec != "" {
 		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
 	}
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests}
 	start := time.Now()
 	col := newCollector(name, start)
 	col.find, col.known, col.logf, col.verbose, col.trace = c.Find, known, r.logf, c.Verbose, traceEvents

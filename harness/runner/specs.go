@@ -8,6 +8,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 // specPlan is which specs a run runs and in which VMs.
@@ -81,6 +82,9 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 			js[i].name = shardVMName(c, js[i].name)
 		}
 	}
+	if len(plan.shards) > 0 && runsServerTests(c) {
+		plan.shards[0].goTests = []string{vmevent.ServerTests}
+	}
 	return &specPlan{
 		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
 		labels: func(spec string) []string {
@@ -90,4 +94,12 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 			return dLabels[spec]
 		},
 	}, nil
+}
+
+// runsServerTests says whether a run also runs zcserver's own Go tests in
+// its first VM: a whole run does (in -shard's first part only, so that a
+// merged shard set has them once); a run narrowed by a label filter or a
+// focus, or a benchmark, does not.
+func runsServerTests(c *Config) bool {
+	return c.LabelFilter == "" && c.Focus == "" && !c.Bench && (!c.Shard.On() || c.Shard.K == 1)
 }
