@@ -750,10 +750,7 @@ func (d *RingDriver) Setup() error {
 func (d *RingDriver) setup() error {
 	s := d.srv
 	info, _ := s.h.Init()
-	plan, err := planQueue(planInput{
-		Mode: s.cfg.Mode, Qid: d.qid, Depth: s.cfg.QueueDepth, PoolBufs: s.cfg.PoolBuffers,
-		BufSize: uint32(d.bufSize), ABI746: features.HaveBufPool(info) == nil, Knobs: &s.cfg.Faults,
-	})
+	plan, err := planQueue(&s.cfg, d.qid, uint32(d.bufSize), features.HaveBufPool(info) == nil)
 	if err != nil {
 		return err
 	}
