@@ -401,38 +401,32 @@ func (d *RingDriver) beforeCmd(op linux73.Cmd) error {
 	return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false)
 }
 
-// prepCmd prepares a FUSE io_uring command SQE carrying c.
-func (d *RingDriver) prepCmd(op linux73.Cmd, c *linux73.CmdReq, ud uint64) (*uring.SQE, error) {
-	if err := d.beforeCmd(op); err != nil {
+// prepCmd puts the FUSE io_uring command c, with the ring's personality,
+// into the submission queue (submitting what is queued when it is full).
+func (d *RingDriver) prepCmd(c linux73.Command, ud uint64) (*uring.SQE, error) {
+	if err := d.beforeCmd(c.Op); err != nil {
 		return nil, err
 	}
-	sqe, err := d.nextSQE()
-	if err != nil {
-		return nil, err
+	if d.ring.SQSpace() == 0 {
+		if _, err := d.ring.Submit(); err != nil {
+			return nil, err
+		}
 	}
-	sqe.PrepURingCmd(int32(d.srv.fd), uint32(op))
-	sqe.UserData = ud
-	sqe.Personality = d.personality
-	if err := linux73.EncodeCmd(sqe.Cmd(), c); err != nil {
-		return nil, err
-	}
-	return sqe, nil
+	c.Personality = d.personality
+	return c.Put(d.ring, int32(d.srv.fd), ud)
 }
 
 // stepCmd issues one command that always posts a CQE (ADD_QUEUE,
 // ADD_BUFPOOL) and returns its result.
-func (d *RingDriver) stepCmd(op linux73.Cmd, c *linux73.CmdReq, mod func(*uring.SQE)) error {
+func (d *RingDriver) stepCmd(c linux73.Command) error {
 	d.seq++
 	seq := d.seq
-	sqe, err := d.prepCmd(op, c, udStep|uint64(seq))
+	sqe, err := d.prepCmd(c, udStep|uint64(seq))
 	if err != nil {
 		return err
 	}
-	if mod != nil {
-		mod(sqe)
-	}
 	if d.sqeHook != nil {
-		d.sqeHook(op, sqe)
+		d.sqeHook(c.Op, sqe)
 	}
 	cqe, err := d.submitWaitStep(seq)
 	if err != nil {
@@ -500,8 +494,7 @@ func (d *RingDriver) AddQueue(qid uint16, flags uint64) error {
 }
 
 func (d *RingDriver) addQueue(qid uint16, flags uint64) error {
-	c := linux73.AddQueue(qid, flags)
-	err := d.stepCmd(linux73.FUSE_IO_URING_CMD_ADD_QUEUE, &c, nil)
+	err := d.stepCmd(linux73.Command{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(qid, flags)})
 	d.logStep(qid, linux73.FUSE_IO_URING_CMD_ADD_QUEUE, flags, -1, err)
 	if err != nil {
 		return fmt.Errorf("add queue %d flags %#x: %w", qid, flags, err)
@@ -552,12 +545,7 @@ func (d *RingDriver) addBufpool(a BufpoolArgs) error {
 	}
 	c := linux73.CmdReq{Qid: a.Qid, Flags: a.Flags}
 	c.SetBufpool(linux73.Bufpool{Uaddr: uaddr, Len: n, Reserved: a.Reserved})
-	err := d.stepCmd(linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, &c, func(sqe *uring.SQE) {
-		if a.Fixed {
-			sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-			sqe.BufIndex = a.BufIndex
-		}
-	})
+	err := d.stepCmd(linux73.Command{Op: linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, Req: c, Fixed: a.Fixed, BufIndex: a.BufIndex})
 	d.logStep(a.Qid, linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, a.Flags, -1, err)
 	if err != nil {
 		return fmt.Errorf("add bufpool qid %d (uaddr %#x len %d fixed=%v buf_index %d): %w", a.Qid, uaddr, n, a.Fixed, a.BufIndex, err)
@@ -700,19 +688,14 @@ func (d *RingDriver) register(a RegisterArgs) (*Entry, error) {
 			}
 		}
 	}
-	c := linux73.Register(a.Qid, a.ZeroCopyIndex)
-	sqe, err := d.prepCmd(linux73.FUSE_IO_URING_CMD_REGISTER, &c, udEntry|uint64(e.index))
+	c := linux73.Command{Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(a.Qid, a.ZeroCopyIndex),
+		Iov: iov[:], Fixed: a.Fixed, BufIndex: a.BufIndex}
+	if a.SQELen != 0 {
+		c.IovLen = &a.SQELen
+	}
+	sqe, err := d.prepCmd(c, udEntry|uint64(e.index))
 	if err != nil {
 		return nil, err
-	}
-	sqe.Addr = uint64(uintptr(unsafe.Pointer(iov)))
-	sqe.Len = linux73.RegisterIovecs
-	if a.SQELen != 0 {
-		sqe.Len = a.SQELen
-	}
-	if a.Fixed {
-		sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-		sqe.BufIndex = a.BufIndex
 	}
 	if d.sqeHook != nil {
 		d.sqeHook(linux73.FUSE_IO_URING_CMD_REGISTER, sqe)
@@ -1057,19 +1040,13 @@ func (d *RingDriver) Answer(dl *Delivery, a AnswerArgs) error {
 		if a.BufIndex != nil {
 			bufIndex = *a.BufIndex
 		}
-		c := linux73.CommitAndFetch(qid, commitID)
-		sqe, err := d.prepCmd(linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, &c, udEntry|uint64(e.index))
-		if err != nil {
+		if _, err := d.prepCmd(linux73.CommitCommand(qid, commitID, fixed, bufIndex), udEntry|uint64(e.index)); err != nil {
 			return err
-		}
-		if fixed {
-			sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-			sqe.BufIndex = bufIndex
 		}
 		e.answering = true
 		e.answerErr = nil
 		e.setState(EntryWaiting)
-		_, err = d.ring.Submit()
+		_, err := d.ring.Submit()
 		if err == nil {
 			d.drain()
 		}

@@ -96,7 +96,7 @@ func (a abi) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
 func (a abi) CommitArgs(e *Entry) CommitArgs { return e.CommitArgs() }
 
 func (a abi) PutCommit(_ *Entry, c CommitArgs, ud uint64) error {
-	cmd := Cmd{Op: linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, Req: linux73.CommitAndFetch(c.Qid, c.CommitID), Fixed: c.Fixed, BufIndex: c.BufIndex}
+	cmd := linux73.CommitCommand(c.Qid, c.CommitID, c.Fixed, c.BufIndex)
 	return a.t.prep(&cmd, ud)
 }
 
