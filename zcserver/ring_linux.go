@@ -638,20 +638,14 @@ func (d *RingDriver) register(a RegisterArgs) (*Entry, error) {
 			return nil, err
 		}
 	}
-	iov := new([2]unix.Iovec)
+	var iov []unix.Iovec
 	if a.RawIovs != nil {
-		*iov = *a.RawIovs
+		raw := *a.RawIovs
+		iov = raw[:]
 	} else {
-		if len(hdr) > 0 {
-			iov[0].Base = &hdr[0]
-			iov[0].SetLen(len(hdr))
-		}
+		iov = linux73.EntryIovecs(hdr, payload)
 		if a.HeaderLen > 0 {
 			iov[0].SetLen(a.HeaderLen)
-		}
-		if len(payload) > 0 {
-			iov[1].Base = &payload[0]
-			iov[1].SetLen(len(payload))
 		}
 		if a.PayloadLen > 0 {
 			iov[1].SetLen(a.PayloadLen)
@@ -667,7 +661,7 @@ func (d *RingDriver) register(a RegisterArgs) (*Entry, error) {
 		}
 	}
 	c := linux73.Command{Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(a.Qid, a.ZeroCopyIndex),
-		Iov: iov[:], Fixed: a.Fixed, BufIndex: a.BufIndex}
+		Iov: iov, Fixed: a.Fixed, BufIndex: a.BufIndex}
 	if a.SQELen != 0 {
 		c.IovLen = &a.SQELen
 	}

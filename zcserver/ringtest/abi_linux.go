@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
@@ -22,15 +20,7 @@ type abi struct{ t *Thread }
 func (a abi) PutRegister(e *Entry, ud uint64) error {
 	iov := e.Iov
 	if iov == nil {
-		iov = make([]unix.Iovec, 2)
-		if len(e.Header) > 0 {
-			iov[0].Base = &e.Header[0]
-			iov[0].SetLen(len(e.Header))
-		}
-		if len(e.Payload) > 0 {
-			iov[1].Base = &e.Payload[0]
-			iov[1].SetLen(len(e.Payload))
-		}
+		iov = linux73.EntryIovecs(e.Header, e.Payload)
 	}
 	e.iov = iov // kept alive with the entry until its SQE is submitted
 	e.pool = a.t.pools[e.Qid]

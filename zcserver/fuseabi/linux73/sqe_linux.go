@@ -64,3 +64,17 @@ func (c *Command) Put(ring *uring.Ring, devFD int32, userData uint64) (*uring.SQ
 	}
 	return sqe, EncodeCmd(sqe.Cmd(), &c.Req)
 }
+
+// EntryIovecs returns REGISTER's iovec array (§3.3): iov[0] the header
+// buffer, iov[1] the payload buffer, an empty buffer as {NULL, 0} (the
+// pool form of the payload).
+func EntryIovecs(header, payload []byte) []unix.Iovec {
+	iov := make([]unix.Iovec, RegisterIovecs)
+	for i, b := range [][]byte{header, payload} {
+		if len(b) > 0 {
+			iov[i].Base = &b[0]
+			iov[i].SetLen(len(b))
+		}
+	}
+	return iov
+}

@@ -50,3 +50,16 @@ func TestCommandPut(t *testing.T) {
 		t.Fatalf("COMMIT SQE carries REGISTER's fields: %+v", *sqe)
 	}
 }
+
+// A pool-mode entry registers its payload as {NULL, 0} (§3.3).
+func TestEntryIovecs(t *testing.T) {
+	hdr := make([]byte, SizeofReqHeader)
+	iov := EntryIovecs(hdr, nil)
+	if len(iov) != RegisterIovecs || iov[0].Base != &hdr[0] || iov[0].Len != SizeofReqHeader || iov[1].Base != nil || iov[1].Len != 0 {
+		t.Fatalf("pool-mode iovecs %+v", iov)
+	}
+	pay := make([]byte, 10)
+	if iov = EntryIovecs(hdr, pay); iov[1].Base != &pay[0] || iov[1].Len != 10 {
+		t.Fatalf("per-entry iovecs %+v", iov)
+	}
+}
