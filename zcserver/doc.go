@@ -59,8 +59,8 @@
 // # Layout
 //
 // The packages, each importing only those below it (an arrow points at
-// what a package imports; uring, fuseabi/linux73 and memfs import no
-// other zcserver package):
+// what a package imports; memfs and uring import no other zcserver
+// package):
 //
 //	cmd/zcserver ──▶ zcserver (this package: mount, INIT, /dev/fuse readers,
 //	                 │          fd passing, the Linux 7.3 ring transport,
@@ -72,12 +72,16 @@
 //	rawring      locked-thread executor, entry state machine, capabilities,
 //	             re-exec child, PossibleCPUs (protocol, fuseabi,
 //	             fuseabi/linux73, uring)
+//	ringplan     the one slot-layout planner of a 7.3 queue's setup, used
+//	             by zcserver and ringtest (fuseabi/linux73)
 //	features     kernel feature probes (fuseabi, fuseabi/kmbuf, uring)
 //	protocol     decode → dispatch → encode, shared by every transport
 //	             (fuseabi, fuseabi/linux73, memfs)
 //	memfs        the tree
-//	fuseabi      wire structs, INIT record; fuseabi/linux73 (7.3 ring ABI),
-//	             fuseabi/kmbuf (the kmbuf series; uses uring for its SQEs)
+//	fuseabi      wire structs, INIT record; fuseabi/linux73 (7.3 ring ABI;
+//	             Command, the one writer of its command SQEs) and
+//	             fuseabi/kmbuf (the kmbuf series), each using uring for
+//	             its SQEs
 //	uring        io_uring
 //
 // cmd/zcserver is a command for poking a kernel by hand; see its doc for

@@ -164,14 +164,8 @@ func child(spec string, w io.Writer) int {
 // ring with userData, waits for its CQE and returns its res (linux73 ABI
 // doc §3.1). The caller is locked to its OS thread.
 func addQueueOnce(ring *uring.Ring, fd int32, c ChildCmd, userData uint64) (int32, error) {
-	sqe, err := ring.NextSQE()
-	if err != nil {
-		return 0, err
-	}
-	sqe.PrepURingCmd(fd, uint32(linux73.FUSE_IO_URING_CMD_ADD_QUEUE))
-	sqe.UserData = userData
-	req := linux73.AddQueue(c.Qid, c.Flags)
-	if err := linux73.EncodeCmd(sqe.Cmd(), &req); err != nil {
+	cmd := linux73.Command{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(c.Qid, c.Flags)}
+	if _, err := cmd.Put(ring, fd, userData); err != nil {
 		return 0, err
 	}
 	if _, err := ring.SubmitAndWait(1); err != nil {

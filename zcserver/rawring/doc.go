@@ -1,8 +1,8 @@
 // Package rawring is the raw FUSE-over-io_uring ring layer under the
-// stepping API of the specs (ringtest) and the kmbuf series' transport
-// (kmbufring); the server's Linux 7.3 transport (zcserver.RingDriver)
-// takes its credentials, re-exec child and CPU count from here but still
-// runs its own executor.
+// stepping API of the specs (ringtest), the kmbuf series' transport
+// (kmbufring) and the server's Linux 7.3 transport (zcserver.RingDriver,
+// which runs its own CQE router and entry states on this executor's
+// thread, not Machine).
 //
 // It promises: an io_uring instance runs on one OS thread that is locked
 // for the instance's whole life (Start), so every SQE of the instance,

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
@@ -22,15 +20,7 @@ type abi struct{ t *Thread }
 func (a abi) PutRegister(e *Entry, ud uint64) error {
 	iov := e.Iov
 	if iov == nil {
-		iov = make([]unix.Iovec, 2)
-		if len(e.Header) > 0 {
-			iov[0].Base = &e.Header[0]
-			iov[0].SetLen(len(e.Header))
-		}
-		if len(e.Payload) > 0 {
-			iov[1].Base = &e.Payload[0]
-			iov[1].SetLen(len(e.Payload))
-		}
+		iov = linux73.EntryIovecs(e.Header, e.Payload)
 	}
 	e.iov = iov // kept alive with the entry until its SQE is submitted
 	e.pool = a.t.pools[e.Qid]
@@ -96,7 +86,7 @@ func (a abi) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
 func (a abi) CommitArgs(e *Entry) CommitArgs { return e.CommitArgs() }
 
 func (a abi) PutCommit(_ *Entry, c CommitArgs, ud uint64) error {
-	cmd := Cmd{Op: linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, Req: linux73.CommitAndFetch(c.Qid, c.CommitID), Fixed: c.Fixed, BufIndex: c.BufIndex}
+	cmd := linux73.CommitCommand(c.Qid, c.CommitID, c.Fixed, c.BufIndex)
 	return a.t.prep(&cmd, ud)
 }
 

@@ -3,9 +3,6 @@ package ringtest
 import (
 	"fmt"
 	"runtime"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/rawring"
@@ -34,49 +31,17 @@ func (t *Thread) Ring() *Ring { return t.r }
 // BufSlots is the size of the fixed-buffer table installed by Start.
 func (t *Thread) BufSlots() uint32 { return t.slots }
 
-// Cmd is one FUSE uring_cmd SQE. The zero value of each field is what a
-// well-formed command has; specs change single fields to break it.
-type Cmd struct {
-	Op  linux73.Cmd
-	Req linux73.CmdReq
-	// Fixed sets IORING_URING_CMD_FIXED with BufIndex as sqe.buf_index.
-	Fixed    bool
-	BufIndex uint16
-	// CmdFlags are further uring_cmd_flags bits (ABI doc §2.1).
-	CmdFlags uint32
-	// Iov is REGISTER's iovec array (sqe.addr); IovLen overrides sqe.len,
-	// which is len(Iov) otherwise.
-	Iov    []unix.Iovec
-	IovLen *uint32
-	// SQEFlags are IOSQE_* bits, e.g. IOSQE_ASYNC to punt to io-wq.
-	SQEFlags uint8
-	// Personality is a registered personality id (0: none).
-	Personality uint16
-}
+// Cmd is one FUSE uring_cmd SQE (linux73.Command). The zero value of
+// each field is what a well-formed command has; specs change single
+// fields to break it.
+type Cmd = linux73.Command
 
 // prep fills a fresh SQE with c.
 func (t *Thread) prep(c *Cmd, userData uint64) error {
-	sqe, err := t.ring.NextSQE()
-	if err != nil {
-		return fmt.Errorf("ringtest: %s: %w", c.Op, err)
+	if _, err := c.Put(t.ring, t.fd, userData); err != nil {
+		return fmt.Errorf("ringtest: %w", err)
 	}
-	sqe.PrepURingCmd(t.fd, uint32(c.Op))
-	sqe.UserData = userData
-	sqe.Flags = c.SQEFlags
-	sqe.Personality = c.Personality
-	sqe.OpFlags = c.CmdFlags
-	if c.Fixed {
-		sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-		sqe.BufIndex = c.BufIndex
-	}
-	if len(c.Iov) > 0 {
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.Iov[0])))
-		sqe.Len = uint32(len(c.Iov))
-	}
-	if c.IovLen != nil {
-		sqe.Len = *c.IovLen
-	}
-	return linux73.EncodeCmd(sqe.Cmd(), &c.Req)
+	return nil
 }
 
 // Exec submits one command that completes at once (ADD_QUEUE, ADD_BUFPOOL,
