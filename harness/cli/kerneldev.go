@@ -22,7 +22,7 @@ import (
 )
 
 // debianSourcePrefix names Debian's linux-source package as a tree:
-// --kernel-tree debian-source:7.3.
+// --kernel-tree debian-source:7.3 (or 7.2, any version Debian ships).
 const debianSourcePrefix = "debian-source:"
 
 // devFlags are the kernel developers' loop: build a tree, test a series,
@@ -35,7 +35,7 @@ type devFlags struct {
 
 func addDevFlags(fs *flag.FlagSet) *devFlags {
 	return &devFlags{
-		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:7.3 builds Debian's linux-source-7.3. A relative path is taken from the caller's directory"),
+		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:VERSION builds Debian's linux-source-VERSION (7.3, 7.2). A relative path is taken from the caller's directory"),
 		debug:       fs.Bool("debug-kernel", false, "with -kernel-tree: add kernelconfig/debug.config (KASAN, KFENCE, lockdep, UBSAN, hung-task detection)"),
 		ccache:      fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
 		series:      fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
