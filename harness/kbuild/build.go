@@ -203,6 +203,9 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 		k.Fragments = append(k.Fragments, filepath.Base(f))
 	}
 	k.Commit, k.Subject, k.Dirty = GitHead(ctx, tree)
+	if m := filepath.Join(b.dir, "System.map"); regular(m) {
+		k.SystemMap = m
+	}
 	res.Kernel = k
 	return res, nil
 }
@@ -608,4 +611,10 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// regular reports whether path is a regular file.
+func regular(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

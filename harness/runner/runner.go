@@ -341,6 +341,8 @@ type runState struct {
 	catalog     []string
 	catalogErr  error
 	catalogOnce sync.Once
+	// find is the splat finder for this run's kernel (splatFinder).
+	find verdict.SplatFinder
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -387,6 +389,7 @@ func (r *runState) run(ctx context.Context) error {
 		r.res.Facts.ConfigHash = hash
 		r.phase("config", t0, k.ConfigSource)
 	}
+	r.find = r.splatFinder(k)
 
 	// 3. The initramfs.
 	t0 = time.Now()
@@ -984,7 +987,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known, Planned: planned})
+	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: r.find, Known: known, Planned: planned})
 	if restored != nil {
 		// The boot's console lines were printed before the save: keep
 		// them in the report, marked.
