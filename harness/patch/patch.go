@@ -150,31 +150,34 @@ func Apply(ctx context.Context, o Options) (res *Result, unlock func(), err erro
 		return nil, nil, err
 	}
 	res = &Result{Tree: wt, Base: baseCommit}
+	// The diffs' commits are made in a scratch index, without touching
+	// the worktree: when it already holds them nothing is written (its
+	// files keep their times, so the build stays incremental), and
+	// otherwise checking them out rewrites only the files that differ.
+	head, err := diffCommits(ctx, wt, filepath.Join(dir, "index"), baseCommit, o.Patches)
+	if err != nil {
+		return nil, nil, err
+	}
 	record := filepath.Join(dir, "applied")
-	if old, err := os.ReadFile(record); err == nil {
-		k, head, _ := strings.Cut(strings.TrimSpace(string(old)), " ")
-		if k == key && head != "" {
-			if cur, err := gitOut(ctx, wt, nil, "rev-parse", "HEAD"); err == nil && cur == head {
-				if st, err := gitOut(ctx, wt, nil, "status", "--porcelain", "--untracked-files=no"); err == nil && st == "" {
-					res.Head, res.Reused = head, true
-					res.Commits = countCommits(ctx, wt, baseCommit, head)
-					o.Logf("%s already holds these patches on its base (%s): reused as it is", wt, short(head))
-					return res, release, nil
-				}
-			}
+	if cur, err := gitOut(ctx, wt, nil, "rev-parse", "HEAD"); err == nil && clean(ctx, wt) {
+		done := cur == head && o.Mbox == ""
+		if old, err := os.ReadFile(record); err == nil && o.Mbox != "" {
+			k, h, _ := strings.Cut(strings.TrimSpace(string(old)), " ")
+			done = k == key && h == cur
+		}
+		if done {
+			res.Head, res.Reused = cur, true
+			res.Commits = countCommits(ctx, wt, baseCommit, cur)
+			o.Logf("%s already holds these patches on its base (%s): reused as it is", wt, short(cur))
+			return res, release, nil
 		}
 	}
 	os.Remove(record)
-	if _, err := gitOut(ctx, wt, nil, "checkout", "--quiet", "--force", "--detach", baseCommit); err != nil {
+	if _, err := gitOut(ctx, wt, nil, "checkout", "--quiet", "--force", "--detach", head); err != nil {
 		return nil, nil, fmt.Errorf("patch: %v", err)
 	}
 	if _, err := gitOut(ctx, wt, nil, "clean", "--quiet", "-ffdx"); err != nil {
 		return nil, nil, fmt.Errorf("patch: %v", err)
-	}
-	for _, p := range o.Patches {
-		if err := applyDiff(ctx, wt, p); err != nil {
-			return nil, nil, err
-		}
 	}
 	if o.Mbox != "" {
 		if err := applyMbox(ctx, wt, o.Mbox); err != nil {
@@ -185,8 +188,10 @@ func Apply(ctx context.Context, o Options) (res *Result, unlock func(), err erro
 		return nil, nil, fmt.Errorf("patch: %v", err)
 	}
 	res.Commits = countCommits(ctx, wt, baseCommit, res.Head)
-	if err := os.WriteFile(record, []byte(key+" "+res.Head+"\n"), 0o644); err != nil {
-		return nil, nil, err
+	if o.Mbox != "" {
+		if err := os.WriteFile(record, []byte(key+" "+res.Head+"\n"), 0o644); err != nil {
+			return nil, nil, err
+		}
 	}
 	o.Logf("applied %d commit(s) onto %s in %s", res.Commits, base, wt)
 	return res, release, nil
@@ -253,16 +258,36 @@ func (r *repo) worktree(ctx context.Context, wt, commit string, logf func(string
 	return nil
 }
 
-// applyDiff applies one diff and commits it.
-func applyDiff(ctx context.Context, wt, file string) error {
-	abs, _ := filepath.Abs(file)
-	if _, err := gitOut(ctx, wt, identity, "apply", "--index", "--whitespace=nowarn", abs); err != nil {
-		return applyError(file, abs, "", err)
+// diffCommits commits each diff onto base, in order, in the scratch index
+// idx, and returns the last commit (base when there is none).
+func diffCommits(ctx context.Context, wt, idx, base string, patches []string) (string, error) {
+	os.Remove(idx)
+	defer os.Remove(idx)
+	env := append(append([]string{}, identity...), "GIT_INDEX_FILE="+idx)
+	if _, err := gitOut(ctx, wt, env, "read-tree", base); err != nil {
+		return "", fmt.Errorf("patch: %v", err)
 	}
-	if _, err := gitOut(ctx, wt, identity, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "zcsuite: apply "+filepath.Base(file)); err != nil {
-		return fmt.Errorf("patch: committing %s: %v", file, err)
+	head := base
+	for _, file := range patches {
+		abs, _ := filepath.Abs(file)
+		if _, err := gitOut(ctx, wt, env, "apply", "--cached", "--whitespace=nowarn", abs); err != nil {
+			return "", applyError(file, abs, "", err)
+		}
+		tree, err := gitOut(ctx, wt, env, "write-tree")
+		if err != nil {
+			return "", fmt.Errorf("patch: %v", err)
+		}
+		if head, err = gitOut(ctx, wt, env, "commit-tree", "-p", head, "-m", "zcsuite: apply "+filepath.Base(file), tree); err != nil {
+			return "", fmt.Errorf("patch: committing %s: %v", file, err)
+		}
 	}
-	return nil
+	return head, nil
+}
+
+// clean reports whether the worktree's tracked files match its HEAD.
+func clean(ctx context.Context, wt string) bool {
+	st, err := gitOut(ctx, wt, nil, "status", "--porcelain", "--untracked-files=no")
+	return err == nil && st == ""
 }
 
 // applyMbox applies a mailed series, one commit per mail.

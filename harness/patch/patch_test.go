@@ -91,7 +91,9 @@ func TestApplyDiffAndMbox(t *testing.T) {
 		t.Errorf("the tree %s is not in the cache %s", res.Tree, cache)
 	}
 
-	// The same input again: the tree is left as it is.
+	// The same input again: the tree is left as it is, its files
+	// untouched (their times drive the incremental build).
+	st1, _ := os.Stat(filepath.Join(res.Tree, "fs/fuse/dev_uring.c"))
 	again, unlock, err := Apply(ctx, Options{Base: base, CacheDir: cache, Patches: []string{diff}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,9 @@ func TestApplyDiffAndMbox(t *testing.T) {
 	unlock()
 	if !again.Reused || again.Head != res.Head || again.Tree != res.Tree {
 		t.Errorf("the same patch again: %+v, want the tree of %+v reused", again, res)
+	}
+	if st2, _ := os.Stat(filepath.Join(res.Tree, "fs/fuse/dev_uring.c")); !st2.ModTime().Equal(st1.ModTime()) {
+		t.Errorf("reusing the tree rewrote a patched file")
 	}
 
 	// An mbox instead: two mails, two commits, base..HEAD.
