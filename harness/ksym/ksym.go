@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/harness/console"
 )
 
 // ErrNoText is a map that holds no kernel text symbol.
@@ -103,7 +105,7 @@ var traceRE = regexp.MustCompile(`^\s+(?:\? )?0xffffffff[0-9a-f]{8}\s*$`)
 // written as the kernel writes it with KALLSYMS: "name+0xoff/0xsize". Other
 // text, and addresses outside the kernel's text, are left alone.
 func (t *Table) Line(line string) string {
-	trace := traceRE.MatchString(line)
+	trace := traceRE.MatchString(console.StripTimestamp(line))
 	return addrRE.ReplaceAllStringFunc(line, func(s string) string {
 		a, err := strconv.ParseUint(s[2:], 16, 64)
 		if err != nil {

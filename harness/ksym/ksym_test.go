@@ -59,8 +59,9 @@ func TestLine(t *testing.T) {
 		"RIP: 0010:0xffffffff81000204":                       "RIP: 0010:last_fn+0x4/0x100",
 		// A return address is looked up one byte before it: the call
 		// that made it is in the function ending there.
-		" 0xffffffff81000200":   " helper+0x100/0x100",
-		" ? 0xffffffff81000201": " ? last_fn+0x1/0x100",
+		" 0xffffffff81000200":                  " helper+0x100/0x100",
+		" ? 0xffffffff81000201":                " ? last_fn+0x1/0x100",
+		"[   30.808605]  ? 0xffffffff81000200": "[   30.808605]  ? helper+0x100/0x100",
 		// Not text, or not an address: left alone.
 		"RAX: ffffffff81000123 RBX: 0000000000000000": "RAX: ffffffff81000123 RBX: 0000000000000000",
 		"CR2: 0xffffffff90000000":                     "CR2: 0xffffffff90000000",
