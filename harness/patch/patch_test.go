@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zcsuite/zcsuite/harness/kernel"
+	"github.com/zcsuite/zcsuite/harness/series"
+	"github.com/zcsuite/zcsuite/harness/verdict"
 )
 
 func write(t *testing.T, path, body string) {
@@ -177,5 +181,48 @@ func TestBadInputs(t *testing.T) {
 		if err := CheckInputs(c.patches, c.mbox); !errors.Is(err, ErrInput) {
 			t.Errorf("CheckInputs(%v, %q) = %v, want ErrInput", c.patches, c.mbox, err)
 		}
+	}
+}
+
+// An mbox tested commit by commit: -series base..HEAD walks the patched
+// worktree itself, one mail per row, oldest first.
+func TestMboxSeriesInPlace(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	ctx := context.Background()
+	base := baseTree(t)
+	_, mbox := makePatches(t, base)
+	cache := t.TempDir()
+	res, unlock, err := Apply(ctx, Options{Base: base, CacheDir: cache, Mbox: mbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var built []string
+	build := func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
+		if tree != res.Tree {
+			t.Errorf("built %s, want the patched worktree %s", tree, res.Tree)
+		}
+		b, err := os.ReadFile(filepath.Join(tree, "fs/fuse/dev_uring.c"))
+		built = append(built, strings.Join(strings.Fields(string(b)), " "))
+		return &kernel.Kernel{Image: "x"}, err
+	}
+	test := func(ctx context.Context, kf series.KernelFunc, dir string) series.Attempt {
+		k, err := kf(ctx, nil)
+		return series.Attempt{Kernel: k, Err: err, Runs: []*verdict.Run{{Outcome: verdict.Pass}}}
+	}
+	tb, err := series.Run(ctx, series.Options{Tree: res.Tree, InPlace: true, Range: "base..HEAD", CacheDir: cache, ReportDir: t.TempDir(), Build: build, Test: test, Repeat: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Rows) != 2 || tb.Rows[0].Subject != "fuse: shout three" || tb.Rows[1].Subject != "fuse: shout seven" {
+		t.Fatalf("rows %+v", tb.Rows)
+	}
+	if strings.Join(built, " | ") != "one two THREE four five six seven eight | one two THREE four five six SEVEN eight" {
+		t.Errorf("built %q", built)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "series")); err == nil {
+		t.Errorf("a second worktree was made under %s/series", cache)
 	}
 }
