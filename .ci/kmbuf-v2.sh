@@ -49,9 +49,10 @@ phase() { jq -r --arg re "$1" '[.phases[] | select(.name | test($re)) | .duratio
 log "times: build $(phase '^kernel$'), boot $(phase '^boot:'), resume $(phase '^resume:'), suite $(phase '^suite:'), total ${T_ALL}s"
 
 fail() { log "FAIL: $*; see $OUT.log"; exit 1; }
+case $RC in 129|130|143) log "interrupted (zcsuite exited $RC)"; exit "$RC" ;; esac
 [ -f "$OUT/kernel.json" ] && [ -f "$OUT/verdict.json" ] || fail "zcsuite exited $RC and wrote no kernel.json/verdict.json"
 ABI=$(jq -r '.abi_profile // ""' "$OUT/kernel.json")
-SPECS='[.runs[].verdict.specs[]]'
+SPECS='[(.runs // [])[] | (.verdict.specs // [])[]]'
 count() { jq -r "$SPECS | map(select($1)) | length" "$OUT/verdict.json"; }
 UP_ALL=$(count '(.labels // []) | index("abi-upstream")')
 UP_GATED=$(count '((.labels // []) | index("abi-upstream")) and .outcome == "SKIP" and (.reason // "" | startswith("ABI gate: "))')
