@@ -30,11 +30,11 @@ const debianSourcePrefix = "debian-source:"
 // bisect.
 type devFlags struct {
 	tree, series, badIf, fetchSource *string
-	// patches and mbox go onto the tree (-patch, repeatable; -mbox).
-	patches                          fileList
-	mbox                             *string
 	debug, stopOnBad, bisect, ccache *bool
 	repeat                           *int
+	// patches (-patch, repeatable) and mbox (-mbox) go onto the tree.
+	patches fileList
+	mbox    *string
 }
 
 // fileList is a repeatable file flag.
@@ -210,9 +210,9 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 				return fail(verdict.ExitUntested, "%v", err)
 			}
 			logf("%s: %s with %d patch commit(s) (base..HEAD = %s..%s)", tree, base, res.Commits, res.Base[:12], res.Head[:12])
-			inputs := append(append([]string{}, d.patches...), *d.mbox)
-			if *d.mbox == "" {
-				inputs = inputs[:len(inputs)-1]
+			inputs := append([]string{}, d.patches...)
+			if *d.mbox != "" {
+				inputs = append(inputs, *d.mbox)
 			}
 			treeBuild := build
 			build = func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
