@@ -14,6 +14,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -206,11 +207,11 @@ func (d *RingDriver) init() error {
 	case PersonalityCapable:
 		d.personality, err = d.ring.RegisterPersonality()
 	case PersonalityDropped:
-		if err = setThreadCap(capSysAdmin, false); err != nil {
+		if err = rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false); err != nil {
 			return err
 		}
 		d.personality, err = d.ring.RegisterPersonality()
-		if rerr := setThreadCap(capSysAdmin, true); err == nil {
+		if rerr := rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true); err == nil {
 			err = rerr
 		}
 	}
@@ -397,7 +398,7 @@ func (d *RingDriver) beforeCmd(op linux73.Cmd) error {
 		return nil
 	}
 	d.knobDropped = true
-	return setThreadCap(capSysAdmin, false)
+	return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false)
 }
 
 // prepCmd prepares a FUSE io_uring command SQE carrying c.
@@ -441,12 +442,18 @@ func (d *RingDriver) stepCmd(op linux73.Cmd, c *linux73.CmdReq, mod func(*uring.
 }
 
 func (d *RingDriver) submitWaitStep(seq uint32) (uring.CQE, error) {
+	return submitAwait(d, d.steps, seq)
+}
+
+// submitAwait submits what is queued, then routes CQEs (route) until the
+// one with key k arrives in m, and takes it from there.
+func submitAwait[K comparable](d *RingDriver, m map[K]uring.CQE, k K) (uring.CQE, error) {
 	if _, err := d.ring.Submit(); err != nil {
 		return uring.CQE{}, err
 	}
 	for {
-		if c, ok := d.steps[seq]; ok {
-			delete(d.steps, seq)
+		if c, ok := m[k]; ok {
+			delete(m, k)
 			return c, nil
 		}
 		c, err := d.ring.WaitCQE()
@@ -860,19 +867,19 @@ func (d *RingDriver) ProbeSlot(slot uint16, write bool, n uint32) (int32, error)
 // DropCapSysAdmin clears CAP_SYS_ADMIN from the ring thread's effective
 // set (the rest of the process keeps it).
 func (d *RingDriver) DropCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, false) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false) })
 }
 
 // RaiseCapSysAdmin sets CAP_SYS_ADMIN in the ring thread's effective set
 // again (it stays permitted after DropCapSysAdmin).
 func (d *RingDriver) RaiseCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, true) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true) })
 }
 
 // ThreadCapEff returns the ring thread's effective capability set.
 func (d *RingDriver) ThreadCapEff() (uint64, error) {
 	var v uint64
-	err := d.call(func() (err error) { v, err = threadCapEff(); return err })
+	err := d.call(func() (err error) { v, err = rawring.ThreadCapEff(); return err })
 	return v, err
 }
 
@@ -942,20 +949,7 @@ func (t *RingThread) Wait(ud uint64) (uring.CQE, error) {
 	if ud&udKindMask != 0 {
 		return uring.CQE{}, fmt.Errorf("zcserver: user_data %#x uses the driver's top byte", ud)
 	}
-	if _, err := d.ring.Submit(); err != nil {
-		return uring.CQE{}, err
-	}
-	for {
-		if c, ok := d.userCQEs[ud]; ok {
-			delete(d.userCQEs, ud)
-			return c, nil
-		}
-		c, err := d.ring.WaitCQE()
-		if err != nil {
-			return uring.CQE{}, err
-		}
-		d.route(c)
-	}
+	return submitAwait(d, d.userCQEs, ud)
 }
 
 // Delivery is a request delivered to an entry that is not being served

@@ -43,6 +43,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/harness/runner"
 	"github.com/zcsuite/zcsuite/harness/series"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/vmimage"
 )
@@ -58,6 +59,7 @@ type Flags struct {
 	NoDestructive, Bench, Verbose, Snapshots         *bool
 	Jobs                                             *int
 	ABI                                              *string
+	Shard                                            *string
 	dev                                              *devFlags
 }
 
@@ -89,6 +91,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	f.Verbose = fs.Bool("v", false, "copy the VM console to stdout")
 	f.Jobs = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
 	f.Snapshots = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
+	f.Shard = fs.String("shard", "", "K/N: run only the K-th of N deterministic parts of the specs (balanced by the spec times in fixtures/timings, the same on every machine), for CI matrices; `zcsuite merge` puts the N report directories back together")
 	f.dev = addDevFlags(fs)
 	f.ABI = addABIFlag(fs)
 	return f
@@ -100,6 +103,14 @@ func (f *Flags) Bisect() bool { return *f.dev.bisect }
 // Main parses args, runs zcsuite and returns its exit code. SIGINT,
 // SIGTERM and SIGHUP stop the run (see the package doc).
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return mergeMain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "lava-job" {
+		ctx, stop := WithSignals(context.Background(), false, stderr)
+		defer stop()
+		return lavaJobMain(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := Register(fs)
@@ -145,6 +156,14 @@ func (f *Flags) Run(ctx context.Context, stdout, stderr io.Writer) int {
 	if kernelCfg != "" {
 		kernelCfg = CallerPath(kernelCfg)
 	}
+	var sh shard.Shard
+	if *f.Shard != "" {
+		var err error
+		if sh, err = shard.Parse(*f.Shard); err != nil {
+			fmt.Fprintf(stderr, "zcsuite: usage: -shard: %v\n", err)
+			return usage
+		}
+	}
 	opts := []runner.Option{
 		runner.WithKernel(kernelArg),
 		runner.WithKernelConfig(kernelCfg),
@@ -162,6 +181,7 @@ func (f *Flags) Run(ctx context.Context, stdout, stderr io.Writer) int {
 		runner.WithABI(*f.ABI),
 		runner.WithJobs(*f.Jobs),
 		runner.WithSnapshots(*f.Snapshots),
+		runner.WithShard(sh),
 	}
 	// Every option is checked before anything starts, the developer
 	// loop's included.

@@ -55,6 +55,19 @@ func TestDevUsage(t *testing.T) {
 		{[]string{"-kernel-tree", "/x", "-patch", "/no/such.patch"}, verdict.ExitUsage, "/no/such.patch: no such file"},
 		{[]string{"-kernel-tree", "/x", "-mbox", "/"}, verdict.ExitUsage, "/ is not a regular file"},
 		{[]string{"-kernel-tree", "/x", "-bisect", "-patch", "/no/such.patch"}, series.ExitAbort, "no such file"},
+		{[]string{"-commits-only"}, verdict.ExitUsage, "go with -series"},
+		{[]string{"-commit", "2"}, verdict.ExitUsage, "go with -series"},
+		{[]string{"-kernel-tree", "/x", "-series", "a..b", "-commit", "0"}, verdict.ExitUsage, "-commit 0"},
+		{[]string{"-kernel-tree", "/x", "-series", "a..b", "-commit", "1", "-commits-only"}, verdict.ExitUsage, "exclude each other"},
+		{[]string{"-shard", "4/3"}, verdict.ExitUsage, "-shard"},
+		{[]string{"-shard", "1/2", "-bench"}, verdict.ExitUsage, "exclude each other"},
+		{[]string{"merge"}, verdict.ExitUsage, "name the shards' report directories"},
+		{[]string{"merge", "-no-such-flag"}, verdict.ExitUsage, ""},
+		{[]string{"merge", "/nonexistent-zcsuite-shard"}, verdict.ExitUsage, "unreadable report"},
+		{[]string{"lava-job"}, verdict.ExitUsage, "-out DIR is required"},
+		{[]string{"lava-job", "-out", "x", "-kernel-tree", "/x", "-kernel", "debian:7.3-cloud"}, verdict.ExitUsage, "drop -kernel"},
+		{[]string{"lava-job", "-out", "x", "stray"}, verdict.ExitUsage, "unexpected argument"},
+		{[]string{"lava-job", "-out", "x", "-kernel", "debian:nosuch"}, verdict.ExitUsage, ""},
 	} {
 		var stderr strings.Builder
 		if got := Main(c.args, io.Discard, &stderr); got != c.code || !strings.Contains(stderr.String(), c.msg) {

@@ -22,6 +22,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/qemu"
 	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage"
@@ -47,6 +48,9 @@ type Config struct {
 	ABI string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
+	// Shard, when set, narrows the run to one part of its specs
+	// (WithShard).
+	Shard shard.Shard
 	// Jobs is how many VMs run at once (the non-destructive specs are
 	// split into that many shards).
 	Jobs int
@@ -450,6 +454,9 @@ func (r *runState) run(ctx context.Context) error {
 	if len(mainSpecs)+len(destructive) == 0 {
 		return fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
 	}
+	if mainSpecs, destructive, err = selectShard(c, mainSpecs, destructive, &r.res.Facts); err != nil {
+		return err
+	}
 	jobs := c.Jobs
 	if c.Bench {
 		// Concurrent VMs would skew the measurements.
@@ -459,7 +466,7 @@ func (r *runState) run(ctx context.Context) error {
 	mainArgs := func(specs []string, sharded bool) []string {
 		args := []string{"--ginkgo.label-filter=" + mainFilter}
 		switch {
-		case sharded:
+		case sharded || c.Shard.On():
 			args = append(args, "--ginkgo.focus="+focusOn(specs))
 		case c.Focus != "":
 			args = append(args, "--ginkgo.focus="+c.Focus)
@@ -473,6 +480,11 @@ func (r *runState) run(ctx context.Context) error {
 	// must not hold the run for the whole suite deadline.
 	dTimeout := min(c.Timeout, DestructiveTimeout)
 	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
+		for i := range js {
+			js[i].name = shardVMName(c, js[i].name)
+		}
+	}
 	specLabels := func(spec string) []string {
 		if l, ok := mLabels[spec]; ok {
 			return l

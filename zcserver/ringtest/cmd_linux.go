@@ -1,7 +1,6 @@
 package ringtest
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -9,28 +8,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
-)
-
-// user_data layout: entries carry entryTag|id (their REGISTER and COMMIT
-// SQEs); every other SQE and the wake-up CQE use ringthread's tags.
-const (
-	entryTag = ringthread.UserDataEntry
-	tagMask  = ringthread.UserDataKind
 )
 
 // Thread is the ring thread's view of the Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
-	r     *Ring
-	th    *ringthread.Thread // CQE stash, fixed I/O, credentials
-	ring  *uring.Ring
-	fd    int32
-	slots uint32
-	ctx   context.Context
-	ents  []*Entry
-	pools map[uint16]*Pool
+	r                                    *Ring
+	th                                   *rawring.Thread // CQE stash, fixed I/O, credentials
+	ring                                 *uring.Ring
+	fd                                   int32
+	slots                                uint32
+	*rawring.Machine[*Entry, CommitArgs] // the entry state machine
+	pools                                map[uint16]*Pool
 }
 
 // Uring returns the io_uring instance, for SQEs this package has no helper
@@ -102,7 +93,7 @@ func (t *Thread) Exec(c Cmd) error {
 		return fmt.Errorf("ringtest: submit %s: %w", c.Op, err)
 	}
 	runtime.KeepAlive(c.Iov)
-	cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData == ud }, false)
+	cqe, err := t.th.Wait(t.th.Ctx(), func(q uring.CQE) bool { return q.UserData == ud }, false)
 	if err != nil {
 		return fmt.Errorf("ringtest: waiting for %s: %w", c.Op, err)
 	}
@@ -117,19 +108,12 @@ func (t *Thread) AddQueue(qid uint16, flags uint64) error {
 	return t.Exec(Cmd{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(qid, flags)})
 }
 
-// wait returns the first CQE, stashed or arriving, that match accepts. It
-// returns ctx's error once ctx has ended (Do wakes the thread for that)
-// and, when soft is set, ErrStopped once Serve's until channel closed.
-func (t *Thread) wait(ctx context.Context, match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
-	return t.th.Wait(ctx, match, soft)
-}
-
 // Fixed runs one READ_FIXED (read true) or WRITE_FIXED of n bytes between
 // fd at fileOff and offset bufOff of fixed-buffer slot, and returns the
 // CQE's byte count or errno. For a zero-copy slot bufOff is an offset from
 // 0 (ABI doc §4.4).
 func (t *Thread) Fixed(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (int, error) {
-	return t.th.Fixed(t.ctx, read, fd, bufOff, n, fileOff, slot)
+	return t.th.Fixed(t.th.Ctx(), read, fd, bufOff, n, fileOff, slot)
 }
 
 // FixedSQE prepares (without submitting) the SQE Fixed would submit, so a

@@ -2,11 +2,9 @@ package ringtest
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 )
 
 // Mode is how a Layout gives entries their payload buffers.
@@ -120,7 +118,7 @@ func (t *Thread) NewEntry(qid uint16, l Layout) (*Entry, error) {
 		}
 	}
 	if l.ZeroCopy {
-		e.ZCSlot = uint16(ZCSlotBase + len(t.ents))
+		e.ZCSlot = uint16(ZCSlotBase + len(t.Entries()))
 	}
 	if l.Mode == RegisteredPool {
 		e.Fixed, e.BufIndex = true, PoolSlot(int(qid))
@@ -131,24 +129,4 @@ func (t *Thread) NewEntry(qid uint16, l Layout) (*Entry, error) {
 // PossibleCPUs returns the number of possible CPUs
 // (/sys/devices/system/cpu/possible), which is the FUSE ring's nr_queues
 // (ABI doc §1.2).
-func PossibleCPUs() (int, error) {
-	b, err := os.ReadFile("/sys/devices/system/cpu/possible")
-	if err != nil {
-		return 0, fmt.Errorf("ringtest: %w", err)
-	}
-	n := 0
-	for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
-		lo, hi, found := strings.Cut(part, "-")
-		a, err1 := strconv.Atoi(lo)
-		z := a
-		var err2 error
-		if found {
-			z, err2 = strconv.Atoi(hi)
-		}
-		if err1 != nil || err2 != nil || z < a {
-			return 0, fmt.Errorf("ringtest: unparsable possible CPU list %q", b)
-		}
-		n += z - a + 1
-	}
-	return n, nil
-}
+func PossibleCPUs() (int, error) { return rawring.PossibleCPUs() }
