@@ -15,6 +15,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/harness/kbuild"
 	"github.com/zcsuite/zcsuite/harness/kernel"
+	"github.com/zcsuite/zcsuite/harness/patch"
 	"github.com/zcsuite/zcsuite/harness/runner"
 	"github.com/zcsuite/zcsuite/harness/series"
 	"github.com/zcsuite/zcsuite/harness/verdict"
@@ -22,7 +23,7 @@ import (
 )
 
 // debianSourcePrefix names Debian's linux-source package as a tree:
-// --kernel-tree debian-source:7.3.
+// --kernel-tree debian-source:7.3 (or 7.2, any version Debian ships).
 const debianSourcePrefix = "debian-source:"
 
 // devFlags are the kernel developers' loop: build a tree, test a series,
@@ -32,11 +33,20 @@ type devFlags struct {
 	debug, stopOnBad, bisect, ccache *bool
 	commitsOnly                      *bool
 	repeat, commit                   *int
+	// patches (-patch, repeatable) and mbox (-mbox) go onto the tree.
+	patches fileList
+	mbox    *string
 }
 
+// fileList is a repeatable file flag.
+type fileList []string
+
+func (l *fileList) String() string     { return strings.Join(*l, " ") }
+func (l *fileList) Set(v string) error { *l = append(*l, v); return nil }
+
 func addDevFlags(fs *flag.FlagSet) *devFlags {
-	return &devFlags{
-		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:7.3 builds Debian's linux-source-7.3. A relative path is taken from the caller's directory"),
+	d := &devFlags{
+		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:VERSION builds Debian's linux-source-VERSION (7.3, 7.2). A relative path is taken from the caller's directory"),
 		debug:       fs.Bool("debug-kernel", false, "with -kernel-tree: add kernelconfig/debug.config (KASAN, KFENCE, lockdep, UBSAN, hung-task detection)"),
 		ccache:      fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
 		series:      fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
@@ -47,12 +57,15 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 		repeat:      fs.Int("repeat", 1, "run the suite N times against each kernel; bad if any run is bad"),
 		badIf:       fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
 		fetchSource: fs.String("fetch-source", "", "download and unpack Debian's linux-source-VERSION (e.g. 7.3) into the cache, print the tree's path and exit"),
+		mbox:        fs.String("mbox", "", "with -kernel-tree: apply this mailed series (git am; the mbox `b4 am` writes) onto a copy of the tree in the cache, one commit per mail, after any -patch; with -series base..HEAD each mail is tested on its own"),
 	}
+	fs.Var(&d.patches, "patch", "with -kernel-tree: apply this diff (git apply) onto a copy of the tree in the cache, one commit per file; repeat for several, applied in order. The tree itself is never modified; a patch that does not apply exits 125 naming the file and the hunk")
+	return d
 }
 
 // active reports whether a developer-loop flag was given.
 func (d *devFlags) active() bool {
-	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0
+	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || len(d.patches) > 0 || *d.mbox != ""
 }
 
 // counts is the outcomes -fail-fast stops at: those -bad-if matches (by
@@ -130,6 +143,15 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		return fail(usage, "usage: -commits-only and -commit exclude each other")
 	case set["commit"] && *d.commit < 1:
 		return fail(usage, "usage: -commit %d (want 1 for the oldest commit of the series, or more)", *d.commit)
+	case (len(d.patches) > 0 || *d.mbox != "") && *d.tree == "":
+		return fail(usage, "usage: -patch and -mbox go with -kernel-tree (the base they apply onto)")
+	}
+	for i := range d.patches {
+		d.patches[i] = CallerPath(d.patches[i])
+	}
+	*d.mbox = CallerPath(*d.mbox)
+	if err := patch.CheckInputs(d.patches, *d.mbox); err != nil {
+		return fail(usage, "usage: %v", err)
 	}
 	var judge series.Judge
 	if *d.badIf != "" {
@@ -171,6 +193,9 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	// The kernel: built from a tree, or resolved by the runner.
 	var build series.Builder
 	tree := ""
+	// ownTree: tree is zcsuite's own copy (patches applied), which a
+	// series walks in place.
+	ownTree := false
 	if *d.tree != "" {
 		modDir, err := vmimage.ModuleDir()
 		if err != nil {
@@ -190,6 +215,37 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 			}
 			return fail(verdict.ExitUntested, "%v", err)
 		}
+		if len(d.patches) > 0 || *d.mbox != "" {
+			base := tree
+			res, unlock, err := patch.Apply(ctx, patch.Options{Base: base, CacheDir: cacheDir, Patches: d.patches, Mbox: *d.mbox, Logf: logf})
+			switch {
+			case errors.Is(err, patch.ErrInput):
+				return fail(usage, "usage: %v", err)
+			case err != nil:
+				if code, ok := interruptCode(ctx, stderr); ok {
+					return code
+				}
+				return fail(verdict.ExitUntested, "%v", err)
+			}
+			defer unlock()
+			if tree, err = kbuild.CheckTree(res.Tree); err != nil {
+				return fail(verdict.ExitUntested, "%v", err)
+			}
+			logf("%s: %s with %d patch commit(s) (base..HEAD = %s..%s)", tree, base, res.Commits, res.Base[:12], res.Head[:12])
+			inputs := append([]string{}, d.patches...)
+			if *d.mbox != "" {
+				inputs = append(inputs, *d.mbox)
+			}
+			treeBuild := build
+			build = func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
+				k, err := treeBuild(ctx, tree, logf)
+				if k != nil {
+					k.BaseTree, k.Patches = base, inputs
+				}
+				return k, err
+			}
+			ownTree = true
+		}
 	}
 
 	if *d.commitsOnly {
@@ -204,7 +260,7 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	}
 	if *d.series != "" {
 		t, err := series.Run(ctx, series.Options{
-			Tree: tree, Range: *d.series, CacheDir: cacheDir, ReportDir: reportDir,
+			Tree: tree, InPlace: ownTree, Range: *d.series, CacheDir: cacheDir, ReportDir: reportDir,
 			Build: build, Test: test, Repeat: *d.repeat, Judge: judge, StopOnBad: *d.stopOnBad, Debug: *d.debug, Out: stdout,
 			Commit: *d.commit,
 		})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -134,6 +135,13 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 		return nil, err
 	}
 	frags := []string{filepath.Join(c.fragDir, MinFragment)}
+	if v := treeRelease(tree); v != "" {
+		// What one release needs beyond min.config (an option another
+		// release does not have).
+		if f := filepath.Join(c.fragDir, "min-"+v+".config"); regular(f) {
+			frags = append(frags, f)
+		}
+	}
 	variant := "min"
 	if c.debug {
 		frags = append(frags, filepath.Join(c.fragDir, DebugFragment))
@@ -203,6 +211,9 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 		k.Fragments = append(k.Fragments, filepath.Base(f))
 	}
 	k.Commit, k.Subject, k.Dirty = GitHead(ctx, tree)
+	if m := filepath.Join(b.dir, "System.map"); regular(m) {
+		k.SystemMap = m
+	}
 	res.Kernel = k
 	return res, nil
 }
@@ -608,4 +619,31 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// regular reports whether path is a regular file.
+func regular(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+var makeVarRE = regexp.MustCompile(`(?m)^(VERSION|PATCHLEVEL) = ([0-9]+)$`)
+
+// treeRelease returns a tree's MAJOR.MINOR from its top Makefile ("" when
+// it cannot tell).
+func treeRelease(tree string) string {
+	data, err := os.ReadFile(filepath.Join(tree, "Makefile"))
+	if err != nil {
+		return ""
+	}
+	v := map[string]string{}
+	for _, m := range makeVarRE.FindAllStringSubmatch(string(data[:min(len(data), 4096)]), -1) {
+		if _, ok := v[m[1]]; !ok {
+			v[m[1]] = m[2]
+		}
+	}
+	if v["VERSION"] == "" || v["PATCHLEVEL"] == "" {
+		return ""
+	}
+	return v["VERSION"] + "." + v["PATCHLEVEL"]
 }

@@ -262,3 +262,49 @@ func TestCheckTreeID(t *testing.T) {
 		t.Fatal("the lock file was removed")
 	}
 }
+
+func TestTreeRelease(t *testing.T) {
+	for body, want := range map[string]string{
+		"# SPDX\nVERSION = 7\nPATCHLEVEL = 2\nSUBLEVEL = 13\n": "7.2",
+		"VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 0\n":          "7.3",
+		"VERSION = 7\n":  "",
+		"all:\n\ttrue\n": "",
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, "Makefile", body)
+		if got := treeRelease(dir); got != want {
+			t.Errorf("treeRelease(%q) = %q, want %q", body, got, want)
+		}
+	}
+	if got := treeRelease(t.TempDir()); got != "" {
+		t.Errorf("no Makefile: %q", got)
+	}
+}
+
+// The release fragments in kernelconfig are named for a release and only
+// add to min.config.
+func TestReleaseFragments(t *testing.T) {
+	fs, err := filepath.Glob("../../kernelconfig/min-*.config")
+	if err != nil || len(fs) == 0 {
+		t.Fatalf("no release fragment: %v", err)
+	}
+	min, err := kconfig.FromFile("../../kernelconfig/" + MinFragment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		rel := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "min-"), ".config")
+		if !makeVarRE.MatchString("VERSION = " + strings.Replace(rel, ".", "\nPATCHLEVEL = ", 1)) {
+			t.Errorf("%s: not named min-MAJOR.MINOR.config", f)
+		}
+		c, err := kconfig.FromFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for opt := range c {
+			if _, ok := min[opt]; ok {
+				t.Errorf("%s sets %s, which min.config sets too", f, opt)
+			}
+		}
+	}
+}

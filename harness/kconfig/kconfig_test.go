@@ -217,12 +217,13 @@ func TestCheckNamesEveryUnmetOption(t *testing.T) {
 		"CONFIG_IO_URING":       "n",
 		"CONFIG_VIRTIO_CONSOLE": "m",
 		"CONFIG_ACPI":           "n",
+		"CONFIG_KALLSYMS":       "n",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("unmet = %v, want %v", got, want)
 	}
 	// In the order of required.config.
-	if strings.Join(order, " ") != "CONFIG_FUSE_IO_URING CONFIG_IO_URING CONFIG_VIRTIO_CONSOLE CONFIG_ACPI" {
+	if strings.Join(order, " ") != "CONFIG_FUSE_IO_URING CONFIG_IO_URING CONFIG_VIRTIO_CONSOLE CONFIG_ACPI CONFIG_KALLSYMS" {
 		t.Errorf("order = %v", order)
 	}
 	msg := err.Error()

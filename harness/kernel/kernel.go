@@ -45,6 +45,13 @@ type Kernel struct {
 	Commit  string `json:"commit,omitempty"`
 	Subject string `json:"subject,omitempty"`
 	Dirty   bool   `json:"dirty,omitempty"`
+	// SystemMap is the System.map of exactly this image, when known (a
+	// tree build's): splat addresses are named with it (harness/ksym).
+	SystemMap string `json:"system_map,omitempty"`
+	// BaseTree and Patches: Tree is zcsuite's copy of BaseTree with these
+	// patch and mbox files applied (-patch, -mbox).
+	BaseTree string   `json:"base_tree,omitempty"`
+	Patches  []string `json:"patches,omitempty"`
 }
 
 // Errors a caller maps to exit codes: the first group is bad input (the

@@ -61,4 +61,9 @@ func TestCheckConfigKernelBeforeFeature(t *testing.T) {
 	if _, err := check(without(FeatureOption, "CONFIG_ACPI")...); !errors.Is(err, kconfig.ErrRequirements) {
 		t.Errorf("another option missing too: %v, want refused", err)
 	}
+	// A kernel without KALLSYMS: splat titles without functions, refused
+	// in one line that names the option.
+	if _, err := check(without("CONFIG_KALLSYMS")...); !errors.Is(err, kconfig.ErrRequirements) || !strings.Contains(err.Error(), "CONFIG_KALLSYMS") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("no KALLSYMS: %v, want refused in one line naming CONFIG_KALLSYMS", err)
+	}
 }

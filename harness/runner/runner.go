@@ -356,6 +356,8 @@ type runState struct {
 	// the cause (fail-fast); stopOnce lets only the first cause in.
 	stopVMs  context.CancelCauseFunc
 	stopOnce sync.Once
+	// find is the splat finder for this run's kernel (splatFinder).
+	find verdict.SplatFinder
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -402,6 +404,7 @@ func (r *runState) run(ctx context.Context) error {
 		r.res.Facts.ConfigHash = hash
 		r.phase("config", t0, k.ConfigSource)
 	}
+	r.find = r.splatFinder(k)
 
 	// 3. The initramfs.
 	t0 = time.Now()
@@ -727,7 +730,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests}
 	start := time.Now()
 	col := newCollector(name, start)
-	col.find, col.known, col.logf, col.verbose, col.trace = c.Find, known, r.logf, c.Verbose, traceEvents
+	col.find, col.known, col.logf, col.verbose, col.trace = r.find, known, r.logf, c.Verbose, traceEvents
 	col.onBad = func(s verdict.Spec) { r.failFast(name, s) }
 	// A VM whose spec declared a wedge, once the wedge shows, has
 	// nothing more to say: it is stopped then, not at its deadline.

@@ -161,6 +161,9 @@ func Checkout(ctx context.Context, wt, commit string) error {
 type Options struct {
 	// Tree is the user's git work tree; Range is "A..B".
 	Tree, Range string
+	// InPlace walks Tree itself instead of a worktree of it: Tree is
+	// already zcsuite's own copy (patches applied in the cache).
+	InPlace bool
 	// CacheDir holds the worktree; ReportDir receives series.md,
 	// series.json and one subdirectory per commit.
 	CacheDir, ReportDir string
@@ -192,9 +195,11 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 	if o.Commit < 0 || o.Commit > len(commits) {
 		return nil, fmt.Errorf("%w: -commit %d: %s has %d commit(s)", ErrRange, o.Commit, o.Range, len(commits))
 	}
-	wt, unlock, err := Worktree(ctx, o.Tree, o.CacheDir)
-	if err != nil {
-		return nil, err
+	wt, unlock := o.Tree, func() {}
+	if !o.InPlace {
+		if wt, unlock, err = Worktree(ctx, o.Tree, o.CacheDir); err != nil {
+			return nil, err
+		}
 	}
 	defer unlock()
 	t := &Table{Tree: o.Tree, Range: o.Range, Repeat: max(1, o.Repeat), Debug: o.Debug, Families: Families(), Verdict: Good}
