@@ -31,6 +31,7 @@ type devFlags struct {
 	tree, series, badIf, fetchSource *string
 	debug, stopOnBad, bisect, ccache *bool
 	repeat                           *int
+	mut                              *mutateFlags
 }
 
 func addDevFlags(fs *flag.FlagSet) *devFlags {
@@ -44,12 +45,13 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 		repeat:      fs.Int("repeat", 1, "run the suite N times against each kernel; bad if any run is bad"),
 		badIf:       fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
 		fetchSource: fs.String("fetch-source", "", "download and unpack Debian's linux-source-VERSION (e.g. 7.3) into the cache, print the tree's path and exit"),
+		mut:         addMutateFlags(fs),
 	}
 }
 
 // active reports whether a developer-loop flag was given.
 func (d *devFlags) active() bool {
-	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad
+	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || d.mut.active()
 }
 
 // bisectRequested tells, before flags are parsed, whether --bisect is
@@ -109,6 +111,11 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	case *d.stopOnBad && *d.series == "":
 		return fail(usage, "usage: -stop-on-bad goes with -series")
 	}
+	if d.mut.active() {
+		if err := d.mut.check(d); err != nil {
+			return fail(usage, "%v", err)
+		}
+	}
 	var judge series.Judge
 	if *d.badIf != "" {
 		re, err := regexp.Compile(*d.badIf)
@@ -149,12 +156,13 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	// The kernel: built from a tree, or resolved by the runner.
 	var build series.Builder
 	tree := ""
+	var kopts []kbuild.Option
 	if *d.tree != "" {
 		modDir, err := vmimage.ModuleDir()
 		if err != nil {
 			return fail(usage, "%v", err)
 		}
-		kopts := []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithCCache(*d.ccache)}
+		kopts = []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithCCache(*d.ccache)}
 		build = func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
 			k, err := kbuild.Build(ctx, tree, append(kopts, kbuild.WithLogf(logf))...)
 			if errors.Is(err, kbuild.ErrTree) {
@@ -168,6 +176,10 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 			}
 			return fail(verdict.ExitUntested, "%v", err)
 		}
+	}
+
+	if d.mut.active() {
+		return d.mut.run(ctx, tree, kopts, opts, map[bool]string{false: "min", true: "debug"}[*d.debug], reportDir, cacheDir, stdout, stderr, usage)
 	}
 
 	if *d.series != "" {
