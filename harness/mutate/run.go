@@ -309,8 +309,8 @@ func baseline(ctx context.Context, o Options, ws, tree string, pristine map[stri
 }
 
 // workspace returns the mutation workspace of tree in the cache, with a
-// hard-linked copy of the tree in its tree/, made again on every run so it
-// is the tree as it is now. Files are only ever replaced by rename there,
+// hard-linked copy of the tree in its tree/, linked again on every run (in
+// place) so it is the tree as it is now. Files are only ever replaced by rename there,
 // never written in place, so the original stays untouched. Files a run
 // mutated are listed in mutated.txt and given a fresh time on the next run:
 // the copy's link has the original's old time, which make would take as
@@ -327,13 +327,17 @@ func workspace(ctx context.Context, cacheDir, tree string, logf func(string, ...
 	}
 	copyDir := filepath.Join(ws, "tree")
 	t0 := time.Now()
-	os.RemoveAll(copyDir + ".old")
-	os.Rename(copyDir, copyDir+".old")
-	if out, err := exec.CommandContext(ctx, "cp", "-al", tree, copyDir).CombinedOutput(); err != nil {
+	// Into the existing directory when there is one: the build directory
+	// is keyed to the copy's top directory (kbuild empties it for a
+	// recreated tree).
+	args := []string{"-al", tree, copyDir}
+	if _, err := os.Stat(copyDir); err == nil {
+		args = []string{"-al", "--remove-destination", tree + "/.", copyDir + "/"}
+	}
+	if out, err := exec.CommandContext(ctx, "cp", args...).CombinedOutput(); err != nil {
 		unlock()
 		return "", nil, fmt.Errorf("mutate: linking a copy of %s: %v: %s", tree, err, strings.TrimSpace(string(out)))
 	}
-	os.RemoveAll(copyDir + ".old")
 	data, _ := os.ReadFile(filepath.Join(ws, "mutated.txt"))
 	for _, f := range strings.Fields(string(data)) {
 		if src, err := os.ReadFile(filepath.Join(copyDir, f)); err == nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +78,13 @@ func TestRun(t *testing.T) {
 	if err != nil || json.Unmarshal(data, &js) != nil || len(js.Mutants) != len(all) {
 		t.Fatalf("mutation.json: %v (%d mutants)", err, len(js.Mutants))
 	}
-	// Resume: every result comes from the cache.
+	// Resume: every result comes from the cache, and the copy keeps its
+	// top directory (kbuild keys the build directory to it).
+	copies, _ := filepath.Glob(filepath.Join(cache, "mutate", "*", "tree"))
+	if len(copies) != 1 {
+		t.Fatalf("tree copies %v", copies)
+	}
+	before := treeIno(t, copies[0])
 	builds, tests = 0, 0
 	sum2, err := Run(context.Background(), o)
 	if err != nil {
@@ -86,4 +93,19 @@ func TestRun(t *testing.T) {
 	if builds != 0 || tests != 0 || sum2.Score != sum.Score {
 		t.Errorf("second run built %d and tested %d times; score %v vs %v", builds, tests, sum2.Score, sum.Score)
 	}
+	if treeIno(t, copies[0]) != before {
+		t.Error("the second run recreated the tree copy's top directory")
+	}
+	if data, _ := os.ReadFile(filepath.Join(copies[0], "fs/x.c")); string(data) != src {
+		t.Error("the copy was left mutated")
+	}
+}
+
+func treeIno(t *testing.T, p string) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
 }
