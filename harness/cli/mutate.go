@@ -91,8 +91,9 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 		return verdict.ExitUntested
 	}
 	logf := func(format string, v ...any) { fmt.Fprintf(stdout, "zcsuite: "+format+"\n", v...) }
+	rev, _, _ := kbuild.GitHead(ctx, tree)
 	sum, err := mutate.Run(ctx, mutate.Options{
-		Tree: tree, Files: splitList(*m.files), Funcs: splitList(*m.funcs), IDs: splitList(*m.ids), DiffRange: *m.diff, Sample: *m.sample,
+		Tree: tree, TreeRev: rev, Files: splitList(*m.files), Funcs: splitList(*m.funcs), IDs: splitList(*m.ids), DiffRange: *m.diff, Sample: *m.sample,
 		Deadline: *m.deadline, CacheDir: cacheDir, ReportDir: reportDir, Equivalents: eq, Out: stdout,
 		Seed: func(ctx context.Context, from, to string) error {
 			return kbuild.Seed(ctx, cacheDir, from, to, variant, logf)

@@ -45,6 +45,11 @@ type Test func(ctx context.Context, k *kernel.Kernel, dir string, deadline time.
 type Options struct {
 	// Tree is the pristine kernel tree (never written).
 	Tree string
+	// TreeRev identifies the tree's state beyond the mutated files (its
+	// git commit; "" for a tree that does not change, such as an unpacked
+	// source package). Cached results are kept per TreeRev and the mutated
+	// files' content; other uncommitted changes are not told apart.
+	TreeRev string
 	// Files are the files to mutate, relative to Tree.
 	Files []string
 	// Funcs, DiffRange and Sample narrow the mutants.
@@ -155,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		key := resultKey(m, pristine[m.File])
+		key := resultKey(o.TreeRev, m, pristine[m.File])
 		res := filepath.Join(ws, "results", key+".json")
 		var out Outcome
 		if r := o.Equivalents.Reason(m); r != "" {
@@ -173,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			}
 		}
 		sum.Add(out)
-		logf("[%d/%d] %s:%d %s %s: %s%s", i+1, len(all), m.File, m.Line, m.Rule, m.Diff(), out.Status, map[bool]string{true: " by " + out.Killer}[out.Killer != ""])
+		logf("[%d/%d] %s:%d %s %s → %s%s", i+1, len(all), m.File, m.Line, m.Rule, m.Diff(), out.Status, map[bool]string{true: " by " + out.Killer}[out.Killer != ""])
 		if err := write(); err != nil {
 			return sum, err
 		}
@@ -264,9 +269,12 @@ func oneLine(s string) string {
 }
 
 // resultKey names a mutant's cached result: the mutant and the content of
-// the file it was made from.
-func resultKey(m Mutant, src []byte) string {
+// the file it was made from, in the tree's revision.
+func resultKey(rev string, m Mutant, src []byte) string {
 	h := sha256.New()
+	if rev != "" {
+		fmt.Fprintf(h, "rev %s\x00", rev)
+	}
 	fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.New)
 	h.Write(src)
 	return hex.EncodeToString(h.Sum(nil)[:12])
@@ -276,6 +284,9 @@ func resultKey(m Mutant, src []byte) string {
 // of the mutated files; it must pass.
 func baseline(ctx context.Context, o Options, ws, tree string, pristine map[string][]byte, logf func(string, ...any)) (*Outcome, error) {
 	h := sha256.New()
+	if o.TreeRev != "" {
+		fmt.Fprintf(h, "rev %s\x00", o.TreeRev)
+	}
 	for _, f := range o.Files {
 		fmt.Fprintf(h, "%s\x00", f)
 		h.Write(pristine[f])
