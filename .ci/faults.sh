@@ -173,6 +173,37 @@ reports_agree "$work/deadline" "$all"
 vms=$(jq '[.phases[] | select(.name | startswith("vm:")) | .duration_ns] | add / 1e9 | floor' "$work/deadline/kernel.json")
 [ "$vms" -le 31 ] && ok "deadline: the VMs took ${vms}s in all (-timeout 20s)" || bad "deadline: the VMs took ${vms}s, want <= 31"
 
+# ---- -fail-fast: a spec failed on purpose (the test knob
+# ZCSUITE_TEST_FAIL_SPEC, on this healthy kernel) ends the run: exit 1
+# within 10 s of the guest reporting it, every other planned spec NOT-RUN
+# naming it, complete reports, nothing left running.
+ff_spec='environment has /dev/fuse as the FUSE character device'
+ZCSUITE_TEST_FAIL_SPEC="$ff_spec" setsid ./run.sh -fail-fast -report-dir "$work/fail-fast" >"$work/fail-fast.out" 2>&1 &
+pid=$! seen="" kids=""
+for i in $(seq 1 3000); do
+	[ -z "$kids" ] && kids=$(children "$pid")
+	if grep -q "^zcsuite:   FAILED   $ff_spec" "$work/fail-fast.out"; then seen=$(date +%s.%N); break; fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+kids="$kids $(children "$pid")"
+wait "$pid"; rc=$?
+if [ -z "$seen" ]; then
+	bad "fail-fast: the guest never reported the spec failed on purpose ($(tail -2 "$work/fail-fast.out" | tr '\n' ' '))"
+else
+	took=$(echo "$(date +%s.%N) - $seen" | bc)
+	[ "$rc" = 1 ] && ok "fail-fast: exit 1 ${took}s after the guest reported the failure" || bad "fail-fast: exit $rc, want 1"
+	(( $(echo "$took <= 10" | bc) )) || bad "fail-fast: took ${took}s after the failure, want <= 10"
+fi
+grep -q -- "-fail-fast stopped the run at FAIL of \"$ff_spec" "$work/fail-fast.out" && ok "fail-fast: said on the screen" || bad "fail-fast: not said on the screen"
+jq -e --arg s "$ff_spec" '[.runs[].verdict.specs[] | select(.outcome == "FAIL")] | length == 1 and (.[0].name | startswith($s)) and (.[0].reason | contains("failed on purpose"))' "$work/fail-fast/verdict.json" >/dev/null &&
+	ok "fail-fast: exactly the one spec FAIL" || bad "fail-fast: FAIL specs $(jq -c '[.runs[].verdict.specs[] | select(.outcome == "FAIL") | .name]' "$work/fail-fast/verdict.json")"
+nr=$(jq '[.runs[].verdict.specs[] | select(.outcome == "NOT-RUN")] | length' "$work/fail-fast/verdict.json")
+named=$(jq --arg s "$ff_spec" '[.runs[].verdict.specs[] | select(.outcome == "NOT-RUN") | select(.reason | contains($s))] | length' "$work/fail-fast/verdict.json")
+[ "$nr" -gt 0 ] && [ "$nr" = "$named" ] && ok "fail-fast: $nr specs NOT-RUN, each naming the failed spec" || bad "fail-fast: $nr NOT-RUN specs, $named naming the failed spec"
+reports_agree "$work/fail-fast" "$all"
+none_alive fail-fast $pid $kids
+
 echo "faults: took $(( $(date +%s)-t_all ))s"
 echo "faults: ${passed} passed, ${failures} failed"
 [ "$failures" = 0 ]

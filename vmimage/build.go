@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
+
+	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
 // Paths inside the initramfs.
@@ -47,6 +51,9 @@ var DefaultBinaries = []Binary{
 	{Package: "./vmimage/cmd/zcinit", Name: "zcinit"},
 	{Package: "./suites/guest", Test: true, Name: "guest.test"},
 	{Package: "./zcserver/cmd/zcserver", Name: "zcserver"},
+	// zcserver's own tests mount FUSE: they run in the VM only
+	// (vmevent.ServerTests, GuestConfig.GoTests).
+	{Package: "./zcserver", Test: true, Name: path.Base(vmevent.ServerTests)},
 }
 
 type config struct {
@@ -210,7 +217,7 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: pack initramfs: %w", err)
 	}
-	sum, err := fileSHA256(tmpOut)
+	sum, err := filesum.SHA256(tmpOut)
 	if err != nil {
 		return nil, fmt.Errorf("vmimage: %w", err)
 	}
@@ -241,7 +248,7 @@ func cachedArchive(dir, inputHash string, logf func(string, ...any)) (string, in
 	paths, _ := filepath.Glob(filepath.Join(dir, inputHash[:16]+"-*.cpio"))
 	for _, p := range paths {
 		want := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), inputHash[:16]+"-"), ".cpio")
-		got, err := fileSHA256(p)
+		got, err := filesum.SHA256(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -261,19 +268,6 @@ func cachedArchive(dir, inputHash string, logf func(string, ...any)) (string, in
 		os.Remove(p)
 	}
 	return "", 0, false
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func compile(ctx context.Context, moduleDir string, b Binary, out string) error {

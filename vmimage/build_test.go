@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zcsuite/zcsuite/filesum"
 )
 
 // buildTiny packs an image of one small static program, with its own
@@ -67,7 +69,7 @@ func TestBuildRepacksACorruptCachedArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, _ := fileSHA256(healed.Path)
+	sum, _ := filesum.SHA256(healed.Path)
 	if !strings.Contains(filepath.Base(healed.Path), sum) {
 		t.Errorf("repacked archive %s does not carry its sha256 %s", healed.Path, sum)
 	}

@@ -56,9 +56,34 @@
 // (the runtime poller sends FUSE requests that can deadlock); use raw unix
 // calls from a locked thread, or another process.
 //
-// Layout: fuseabi (wire structs), fuseabi/linux73 (7.3 ring ABI), memfs
-// (the tree), protocol (decode → dispatch → encode, shared by every
-// transport), uring (io_uring), features (kernel feature probes),
-// cmd/zcserver (a command for poking a kernel by hand; see its doc for
-// -mode and -depth).
+// # Layout
+//
+// The packages, each importing only those below it (an arrow points at
+// what a package imports; memfs and uring import no other zcserver
+// package):
+//
+//	cmd/zcserver ──▶ zcserver (this package: mount, INIT, /dev/fuse readers,
+//	                 │          fd passing, the Linux 7.3 ring transport,
+//	                 │          Config, counters, fault knobs)
+//	kmbufring ───────┤ (the kmbuf series' transport; uses this package's
+//	                 │  mount and Handler)
+//	ringtest ────────┤ (the specs' stepping API for the Linux 7.3 ring)
+//	                 ▼
+//	rawring      locked-thread executor, entry state machine, capabilities,
+//	             re-exec child, PossibleCPUs (protocol, fuseabi,
+//	             fuseabi/linux73, uring)
+//	ringplan     the one slot-layout planner of a 7.3 queue's setup, used
+//	             by zcserver and ringtest (fuseabi/linux73)
+//	features     kernel feature probes (fuseabi, fuseabi/kmbuf, uring)
+//	protocol     decode → dispatch → encode, shared by every transport
+//	             (fuseabi, fuseabi/linux73, memfs)
+//	memfs        the tree
+//	fuseabi      wire structs, INIT record; fuseabi/linux73 (7.3 ring ABI;
+//	             Command, the one writer of its command SQEs) and
+//	             fuseabi/kmbuf (the kmbuf series), each using uring for
+//	             its SQEs
+//	uring        io_uring
+//
+// cmd/zcserver is a command for poking a kernel by hand; see its doc for
+// -mode and -depth.
 package zcserver

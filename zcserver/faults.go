@@ -16,7 +16,7 @@ import (
 //
 // The other-uid credential path (a child process under another uid issuing
 // commands on an inherited /dev/fuse descriptor) is a method, not a field,
-// because it runs in another process: see Server.ForeignCommands.
+// because it runs in another process: see Server.ForeignAddQueue.
 type FaultKnobs struct {
 	// DropCapSysAdminBefore clears CAP_SYS_ADMIN from the effective set of
 	// every ring thread right before that thread issues its first command

@@ -182,3 +182,19 @@ func TestDriverClosed(t *testing.T) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 }
+
+// The driver's calls run on the executor's one thread, never the
+// caller's, and each wakes the loop from its io_uring_enter wait (the
+// executor's Wake; an idle ring has nothing else to end the wait).
+func TestDriverRunsOnOneThread(t *testing.T) {
+	d := hostDriver(t, Config{QueueDepth: 1})
+	var tids [3]int
+	for i := range tids {
+		if err := d.Do(func(*RingThread) error { tids[i] = unix.Gettid(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tids[0] != tids[1] || tids[1] != tids[2] || tids[0] == unix.Gettid() {
+		t.Fatalf("ring thread ids %v, caller %d", tids, unix.Gettid())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -32,7 +33,9 @@ var (
 )
 
 // user_data of the ring's SQEs: the kind in the top byte, an entry index
-// or a sequence number below. Kind 0 is left to RingThread users.
+// or a sequence number below. Kind 0 is left to RingThread users; the
+// executor's wake-up CQE (rawring.UserDataWake, bit 62) is a kind of its
+// own.
 const (
 	udKindShift        = 56
 	udKindMask  uint64 = 0xff << udKindShift
@@ -40,7 +43,6 @@ const (
 	udEntry     uint64 = 1 << udKindShift // REGISTER / COMMIT_AND_FETCH of entry N
 	udData      uint64 = 2 << udKindShift // READ_FIXED/WRITE_FIXED moving entry N's data
 	udProbe     uint64 = 3 << udKindShift // ProbeSlotAfterCommit probe of entry N
-	udWake      uint64 = 4 << udKindShift // read of the wake-up eventfd
 	udStep      uint64 = 5 << udKindShift // a stepping command, by sequence number
 )
 
@@ -51,12 +53,14 @@ const deliveryBuffer = 1024
 // slot probes.
 const scratchSize = 64 << 10
 
-// RingDriver owns one io_uring ring (SQE128) and the goroutine that drives
-// it. That goroutine calls runtime.LockOSThread before creating the ring
-// and never unlocks (so a credential change stays confined to a thread
-// that dies with it); it issues every command of the ring, so each entry's
-// REGISTER and COMMITs stay on one ring (ABI doc §7 H5), and it never
-// touches the FUSE mount.
+// RingDriver owns one io_uring ring (SQE128) on rawring's locked-thread
+// executor: the thread is locked before the ring exists and never
+// unlocked (so a credential change stays confined to a thread that dies
+// with it). The driver's loop runs there for the ring's whole life,
+// running posted calls between CQEs (a post wakes it with the executor's
+// Wake); it issues every command of the ring, so each entry's REGISTER
+// and COMMITs stay on one ring (ABI doc §7 H5), and it never touches the
+// FUSE mount.
 //
 // Every method may be called from any goroutine: it runs on the ring's
 // thread and returns when done. Command methods return the command's CQE
@@ -73,10 +77,10 @@ type RingDriver struct {
 	qid int
 	q   *queueCounters
 
-	mu     sync.Mutex // guards queued, closed and the use of wakeFd by kick
+	rt     *rawring.Ring // the locked-thread executor the loop runs on
+	mu     sync.Mutex    // guards queued, closed and the wake-ups of post
 	queued []func()
 	closed bool
-	wakeFd int
 	exited chan struct{}
 
 	deliveries chan *Delivery
@@ -99,7 +103,6 @@ type RingDriver struct {
 	hdrSlab     []byte
 	scratch     int
 	scratchOut  []byte
-	wakeBuf     []byte
 	err         error // the loop's fatal error
 
 	// sqeHook, set by tests only, sees each FUSE command SQE of a step or
@@ -135,7 +138,6 @@ func newRingDriver(s *Server, qid int) (*RingDriver, error) {
 		srv:        s,
 		qid:        qid,
 		q:          &queueCounters{transport: TransportRing, queue: qid},
-		wakeFd:     -1,
 		scratch:    -1,
 		exited:     make(chan struct{}),
 		deliveries: make(chan *Delivery, deliveryBuffer),
@@ -147,11 +149,18 @@ func newRingDriver(s *Server, qid int) (*RingDriver, error) {
 	if d.bufSize == 0 {
 		d.bufSize = s.h.PayloadSize()
 	}
-	ready := make(chan error, 1)
-	go d.run(ready)
-	if err := <-ready; err != nil {
+	rt, err := rawring.Start(rawring.Config{
+		Name:    fmt.Sprintf("zcserver: ring of queue %d", qid),
+		Entries: uint32(4*s.cfg.QueueDepth + 32),
+		Options: []uring.Option{uring.WithSQE128()},
+		Setup:   d.init,
+	})
+	if err != nil {
+		d.cleanup(true)
 		return nil, fmt.Errorf("zcserver: ring of queue %d: %w", qid, err)
 	}
+	d.rt = rt
+	go d.run()
 	return d, nil
 }
 
@@ -162,30 +171,28 @@ func (d *RingDriver) Qid() int { return d.qid }
 // and pool buffer size.
 func (d *RingDriver) BufSize() int { return d.bufSize }
 
-func (d *RingDriver) run(ready chan<- error) {
-	// Never unlocked: see the type's documentation.
-	runtime.LockOSThread()
+// run keeps the loop on the executor's thread until shutdown, then ends
+// the executor (which closes the ring) and frees what the driver owns.
+func (d *RingDriver) run() {
 	defer close(d.exited)
-	if err := d.init(); err != nil {
-		d.cleanup(true)
-		ready <- err
-		return
+	if err := d.rt.Do(context.Background(), func(context.Context) error { d.loop(); return nil }); err != nil && d.err == nil {
+		// A panic on the ring thread: the server must not go on quietly.
+		d.err = err
+		d.srv.h.Fault(Fault{Kind: protocol.FaultTransport, Queue: d.qid, Err: err})
 	}
-	ready <- nil
-	d.loop()
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	if err := d.rt.Close(); err != nil && d.err == nil {
+		d.err = err
+	}
 	d.cleanup(d.freeMem)
 }
 
-func (d *RingDriver) init() error {
-	depth := d.srv.cfg.QueueDepth
-	ring, err := uring.New(uint32(4*depth+32), uring.WithSQE128())
-	if err != nil {
-		return err
-	}
-	d.ring = ring
-	if d.wakeFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
-		return fmt.Errorf("eventfd: %w", err)
-	}
+// init runs on the ring thread once the ring exists (rawring.Config.Setup).
+func (d *RingDriver) init(th *rawring.Thread) error {
+	d.ring = th.Uring()
+	var err error
 	if d.scratch, err = unix.MemfdCreate("zcserver-probe", unix.MFD_CLOEXEC); err != nil {
 		return fmt.Errorf("memfd_create: %w", err)
 	}
@@ -195,22 +202,15 @@ func (d *RingDriver) init() error {
 	if d.scratchOut, err = d.mmap(d.bufSize); err != nil {
 		return err
 	}
-	d.wakeBuf = make([]byte, 8)
-	if err := d.armWake(); err != nil {
-		return err
-	}
-	if _, err := d.ring.Submit(); err != nil {
-		return err
-	}
 	switch d.srv.cfg.Faults.Personality {
 	case PersonalityCapable:
 		d.personality, err = d.ring.RegisterPersonality()
 	case PersonalityDropped:
-		if err = setThreadCap(capSysAdmin, false); err != nil {
+		if err = rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false); err != nil {
 			return err
 		}
 		d.personality, err = d.ring.RegisterPersonality()
-		if rerr := setThreadCap(capSysAdmin, true); err == nil {
+		if rerr := rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true); err == nil {
 			err = rerr
 		}
 	}
@@ -241,17 +241,9 @@ func (d *RingDriver) header() ([]byte, error) {
 	return h, nil
 }
 
+// cleanup closes the scratch file and, when free, unmaps the driver's
+// memory; the executor has closed the ring by then.
 func (d *RingDriver) cleanup(free bool) {
-	d.mu.Lock()
-	d.closed = true
-	if d.wakeFd >= 0 {
-		unix.Close(d.wakeFd)
-		d.wakeFd = -1
-	}
-	d.mu.Unlock()
-	if d.ring != nil {
-		d.ring.Close()
-	}
 	if d.scratch >= 0 {
 		unix.Close(d.scratch)
 	}
@@ -299,8 +291,7 @@ func (d *RingDriver) post(fn func()) bool {
 		return false
 	}
 	d.queued = append(d.queued, fn)
-	one := [8]byte{1}
-	unix.Write(d.wakeFd, one[:])
+	d.rt.Wake()
 	return true
 }
 
@@ -331,16 +322,6 @@ func (d *RingDriver) shutdown(free bool) {
 	<-d.exited
 }
 
-func (d *RingDriver) armWake() error {
-	sqe, err := d.nextSQE()
-	if err != nil {
-		return err
-	}
-	sqe.PrepRead(int32(d.wakeFd), d.wakeBuf, 0)
-	sqe.UserData = udWake
-	return nil
-}
-
 // nextSQE returns a zeroed SQE, submitting what is queued when the SQ is
 // full.
 func (d *RingDriver) nextSQE() (*uring.SQE, error) {
@@ -368,10 +349,8 @@ func (d *RingDriver) drain() {
 func (d *RingDriver) route(c uring.CQE) {
 	idx := int(uint32(c.UserData))
 	switch c.UserData & udKindMask {
-	case udWake:
-		if err := d.armWake(); err != nil {
-			d.srv.h.Fault(Fault{Kind: protocol.FaultTransport, Queue: d.qid, Err: fmt.Errorf("re-arm wake-up read: %w", err)})
-		}
+	case rawring.UserDataWake:
+		// post's wake-up: the loop runs the queued calls next.
 	case udStep:
 		d.steps[uint32(c.UserData)] = c
 	case udEntry:
@@ -397,41 +376,35 @@ func (d *RingDriver) beforeCmd(op linux73.Cmd) error {
 		return nil
 	}
 	d.knobDropped = true
-	return setThreadCap(capSysAdmin, false)
+	return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false)
 }
 
-// prepCmd prepares a FUSE io_uring command SQE carrying c.
-func (d *RingDriver) prepCmd(op linux73.Cmd, c *linux73.CmdReq, ud uint64) (*uring.SQE, error) {
-	if err := d.beforeCmd(op); err != nil {
+// prepCmd puts the FUSE io_uring command c, with the ring's personality,
+// into the submission queue (submitting what is queued when it is full).
+func (d *RingDriver) prepCmd(c linux73.Command, ud uint64) (*uring.SQE, error) {
+	if err := d.beforeCmd(c.Op); err != nil {
 		return nil, err
 	}
-	sqe, err := d.nextSQE()
-	if err != nil {
-		return nil, err
+	if d.ring.SQSpace() == 0 {
+		if _, err := d.ring.Submit(); err != nil {
+			return nil, err
+		}
 	}
-	sqe.PrepURingCmd(int32(d.srv.fd), uint32(op))
-	sqe.UserData = ud
-	sqe.Personality = d.personality
-	if err := linux73.EncodeCmd(sqe.Cmd(), c); err != nil {
-		return nil, err
-	}
-	return sqe, nil
+	c.Personality = d.personality
+	return c.Put(d.ring, int32(d.srv.fd), ud)
 }
 
 // stepCmd issues one command that always posts a CQE (ADD_QUEUE,
 // ADD_BUFPOOL) and returns its result.
-func (d *RingDriver) stepCmd(op linux73.Cmd, c *linux73.CmdReq, mod func(*uring.SQE)) error {
+func (d *RingDriver) stepCmd(c linux73.Command) error {
 	d.seq++
 	seq := d.seq
-	sqe, err := d.prepCmd(op, c, udStep|uint64(seq))
+	sqe, err := d.prepCmd(c, udStep|uint64(seq))
 	if err != nil {
 		return err
 	}
-	if mod != nil {
-		mod(sqe)
-	}
 	if d.sqeHook != nil {
-		d.sqeHook(op, sqe)
+		d.sqeHook(c.Op, sqe)
 	}
 	cqe, err := d.submitWaitStep(seq)
 	if err != nil {
@@ -441,12 +414,18 @@ func (d *RingDriver) stepCmd(op linux73.Cmd, c *linux73.CmdReq, mod func(*uring.
 }
 
 func (d *RingDriver) submitWaitStep(seq uint32) (uring.CQE, error) {
+	return submitAwait(d, d.steps, seq)
+}
+
+// submitAwait submits what is queued, then routes CQEs (route) until the
+// one with key k arrives in m, and takes it from there.
+func submitAwait[K comparable](d *RingDriver, m map[K]uring.CQE, k K) (uring.CQE, error) {
 	if _, err := d.ring.Submit(); err != nil {
 		return uring.CQE{}, err
 	}
 	for {
-		if c, ok := d.steps[seq]; ok {
-			delete(d.steps, seq)
+		if c, ok := m[k]; ok {
+			delete(m, k)
 			return c, nil
 		}
 		c, err := d.ring.WaitCQE()
@@ -493,8 +472,7 @@ func (d *RingDriver) AddQueue(qid uint16, flags uint64) error {
 }
 
 func (d *RingDriver) addQueue(qid uint16, flags uint64) error {
-	c := linux73.AddQueue(qid, flags)
-	err := d.stepCmd(linux73.FUSE_IO_URING_CMD_ADD_QUEUE, &c, nil)
+	err := d.stepCmd(linux73.Command{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(qid, flags)})
 	d.logStep(qid, linux73.FUSE_IO_URING_CMD_ADD_QUEUE, flags, -1, err)
 	if err != nil {
 		return fmt.Errorf("add queue %d flags %#x: %w", qid, flags, err)
@@ -545,12 +523,7 @@ func (d *RingDriver) addBufpool(a BufpoolArgs) error {
 	}
 	c := linux73.CmdReq{Qid: a.Qid, Flags: a.Flags}
 	c.SetBufpool(linux73.Bufpool{Uaddr: uaddr, Len: n, Reserved: a.Reserved})
-	err := d.stepCmd(linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, &c, func(sqe *uring.SQE) {
-		if a.Fixed {
-			sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-			sqe.BufIndex = a.BufIndex
-		}
-	})
+	err := d.stepCmd(linux73.Command{Op: linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, Req: c, Fixed: a.Fixed, BufIndex: a.BufIndex})
 	d.logStep(a.Qid, linux73.FUSE_IO_URING_CMD_ADD_BUFPOOL, a.Flags, -1, err)
 	if err != nil {
 		return fmt.Errorf("add bufpool qid %d (uaddr %#x len %d fixed=%v buf_index %d): %w", a.Qid, uaddr, n, a.Fixed, a.BufIndex, err)
@@ -665,20 +638,14 @@ func (d *RingDriver) register(a RegisterArgs) (*Entry, error) {
 			return nil, err
 		}
 	}
-	iov := new([2]unix.Iovec)
+	var iov []unix.Iovec
 	if a.RawIovs != nil {
-		*iov = *a.RawIovs
+		raw := *a.RawIovs
+		iov = raw[:]
 	} else {
-		if len(hdr) > 0 {
-			iov[0].Base = &hdr[0]
-			iov[0].SetLen(len(hdr))
-		}
+		iov = linux73.EntryIovecs(hdr, payload)
 		if a.HeaderLen > 0 {
 			iov[0].SetLen(a.HeaderLen)
-		}
-		if len(payload) > 0 {
-			iov[1].Base = &payload[0]
-			iov[1].SetLen(len(payload))
 		}
 		if a.PayloadLen > 0 {
 			iov[1].SetLen(a.PayloadLen)
@@ -693,19 +660,14 @@ func (d *RingDriver) register(a RegisterArgs) (*Entry, error) {
 			}
 		}
 	}
-	c := linux73.Register(a.Qid, a.ZeroCopyIndex)
-	sqe, err := d.prepCmd(linux73.FUSE_IO_URING_CMD_REGISTER, &c, udEntry|uint64(e.index))
+	c := linux73.Command{Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(a.Qid, a.ZeroCopyIndex),
+		Iov: iov, Fixed: a.Fixed, BufIndex: a.BufIndex}
+	if a.SQELen != 0 {
+		c.IovLen = &a.SQELen
+	}
+	sqe, err := d.prepCmd(c, udEntry|uint64(e.index))
 	if err != nil {
 		return nil, err
-	}
-	sqe.Addr = uint64(uintptr(unsafe.Pointer(iov)))
-	sqe.Len = linux73.RegisterIovecs
-	if a.SQELen != 0 {
-		sqe.Len = a.SQELen
-	}
-	if a.Fixed {
-		sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-		sqe.BufIndex = a.BufIndex
 	}
 	if d.sqeHook != nil {
 		d.sqeHook(linux73.FUSE_IO_URING_CMD_REGISTER, sqe)
@@ -743,10 +705,7 @@ func (d *RingDriver) Setup() error {
 func (d *RingDriver) setup() error {
 	s := d.srv
 	info, _ := s.h.Init()
-	plan, err := planQueue(planInput{
-		Mode: s.cfg.Mode, Qid: d.qid, Depth: s.cfg.QueueDepth, PoolBufs: s.cfg.PoolBuffers,
-		BufSize: uint32(d.bufSize), ABI746: features.HaveBufPool(info) == nil, Knobs: &s.cfg.Faults,
-	})
+	plan, err := planQueue(&s.cfg, d.qid, uint32(d.bufSize), features.HaveBufPool(info) == nil)
 	if err != nil {
 		return err
 	}
@@ -860,19 +819,19 @@ func (d *RingDriver) ProbeSlot(slot uint16, write bool, n uint32) (int32, error)
 // DropCapSysAdmin clears CAP_SYS_ADMIN from the ring thread's effective
 // set (the rest of the process keeps it).
 func (d *RingDriver) DropCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, false) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, false) })
 }
 
 // RaiseCapSysAdmin sets CAP_SYS_ADMIN in the ring thread's effective set
 // again (it stays permitted after DropCapSysAdmin).
 func (d *RingDriver) RaiseCapSysAdmin() error {
-	return d.call(func() error { return setThreadCap(capSysAdmin, true) })
+	return d.call(func() error { return rawring.SetThreadCap(unix.CAP_SYS_ADMIN, true) })
 }
 
 // ThreadCapEff returns the ring thread's effective capability set.
 func (d *RingDriver) ThreadCapEff() (uint64, error) {
 	var v uint64
-	err := d.call(func() (err error) { v, err = threadCapEff(); return err })
+	err := d.call(func() (err error) { v, err = rawring.ThreadCapEff(); return err })
 	return v, err
 }
 
@@ -942,20 +901,7 @@ func (t *RingThread) Wait(ud uint64) (uring.CQE, error) {
 	if ud&udKindMask != 0 {
 		return uring.CQE{}, fmt.Errorf("zcserver: user_data %#x uses the driver's top byte", ud)
 	}
-	if _, err := d.ring.Submit(); err != nil {
-		return uring.CQE{}, err
-	}
-	for {
-		if c, ok := d.userCQEs[ud]; ok {
-			delete(d.userCQEs, ud)
-			return c, nil
-		}
-		c, err := d.ring.WaitCQE()
-		if err != nil {
-			return uring.CQE{}, err
-		}
-		d.route(c)
-	}
+	return submitAwait(d, d.userCQEs, ud)
 }
 
 // Delivery is a request delivered to an entry that is not being served
@@ -1066,19 +1012,13 @@ func (d *RingDriver) Answer(dl *Delivery, a AnswerArgs) error {
 		if a.BufIndex != nil {
 			bufIndex = *a.BufIndex
 		}
-		c := linux73.CommitAndFetch(qid, commitID)
-		sqe, err := d.prepCmd(linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, &c, udEntry|uint64(e.index))
-		if err != nil {
+		if _, err := d.prepCmd(linux73.CommitCommand(qid, commitID, fixed, bufIndex), udEntry|uint64(e.index)); err != nil {
 			return err
-		}
-		if fixed {
-			sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-			sqe.BufIndex = bufIndex
 		}
 		e.answering = true
 		e.answerErr = nil
 		e.setState(EntryWaiting)
-		_, err = d.ring.Submit()
+		_, err := d.ring.Submit()
 		if err == nil {
 			d.drain()
 		}

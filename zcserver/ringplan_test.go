@@ -1,12 +1,13 @@
 package zcserver
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 )
+
+// The server's layout on each queue's own ring: entry i in zero-copy slot
+// i, a registered pool in the slot after the entries'.
 
 const testBuf = 128 << 10
 
@@ -28,7 +29,7 @@ func TestPlanPerMode(t *testing.T) {
 		{ModeRingZeroCopy, true, 5, true, linux73.FUSE_URING_ZERO_COPY, true, false, 0},
 	}
 	for _, c := range cases {
-		p, err := planQueue(planInput{Mode: c.mode, Qid: 1, Depth: 4, BufSize: testBuf, ABI746: c.abi746})
+		p, err := planQueue(&Config{Mode: c.mode, QueueDepth: 4}, 1, testBuf, c.abi746)
 		if err != nil {
 			t.Fatalf("%s: %v", c.mode, err)
 		}
@@ -69,11 +70,11 @@ func TestPlanPerMode(t *testing.T) {
 }
 
 func TestPlanKnobs(t *testing.T) {
-	k := &FaultKnobs{
+	k := FaultKnobs{
 		SecondAddQueue: true,
 		ZeroCopyIndex:  func(qid, ent int, own uint16) uint16 { return 60000 + uint16(ent) },
 	}
-	p, err := planQueue(planInput{Mode: ModeRingZeroCopy, Qid: 0, Depth: 2, BufSize: testBuf, ABI746: true, Knobs: k})
+	p, err := planQueue(&Config{Mode: ModeRingZeroCopy, QueueDepth: 2, Faults: k}, 0, testBuf, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,98 +84,36 @@ func TestPlanKnobs(t *testing.T) {
 	if p.Entries[0].ZeroCopyIndex != 60000 || p.Entries[1].ZeroCopyIndex != 60001 {
 		t.Errorf("zero-copy index knob not applied: %+v", p.Entries)
 	}
-	k = &FaultKnobs{PoolIndex: func(qid int, own uint16) uint16 { return own + 7 }}
-	p, err = planQueue(planInput{Mode: ModeRingPoolRegistered, Qid: 0, Depth: 2, PoolBufs: 1, BufSize: testBuf, ABI746: true, Knobs: k})
+	k = FaultKnobs{PoolIndex: func(qid int, own uint16) uint16 { return own + 7 }}
+	p, err = planQueue(&Config{Mode: ModeRingPoolRegistered, QueueDepth: 2, PoolBuffers: 1, Faults: k}, 0, testBuf, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.PoolSlot != 2 || p.PoolIndex != 9 || p.Entries[0].BufIndex != 9 || p.PoolBufs != 1 {
 		t.Errorf("pool index knob: %+v", p)
 	}
-	p, _ = planQueue(planInput{Mode: ModeRingPool, Qid: 0, Depth: 2, BufSize: testBuf, ABI746: true, Knobs: &FaultKnobs{SecondAddQueue: true}})
+	p, _ = planQueue(&Config{Mode: ModeRingPool, QueueDepth: 2, Faults: FaultKnobs{SecondAddQueue: true}}, 0, testBuf, true)
 	if p.SecondAddQueueFlags != linux73.FUSE_URING_ZERO_COPY {
 		t.Errorf("second ADD_QUEUE on a copy queue: flags %#x", p.SecondAddQueueFlags)
 	}
 }
 
 func TestPlanRefuses(t *testing.T) {
-	for _, in := range []planInput{
-		{Mode: ModeDevFuse, Depth: 1, BufSize: testBuf},
-		{Mode: ModeRingPool, Depth: 1, BufSize: testBuf, ABI746: false},
-		{Mode: ModeRingZeroCopy, Depth: 1, BufSize: testBuf, ABI746: false},
-		{Mode: ModeRingPerEntry, Depth: 0, BufSize: testBuf},
-		{Mode: ModeRingPerEntry, Depth: 1, BufSize: 4096},
-		{Mode: ModeRingPerEntry, Qid: 70000, Depth: 1, BufSize: testBuf},
+	for _, c := range []struct {
+		cfg    Config
+		qid    int
+		buf    uint32
+		abi746 bool
+	}{
+		{Config{Mode: ModeDevFuse, QueueDepth: 1}, 0, testBuf, true},
+		{Config{Mode: ModeRingPool, QueueDepth: 1}, 0, testBuf, false},
+		{Config{Mode: ModeRingZeroCopy, QueueDepth: 1}, 0, testBuf, false},
+		{Config{Mode: ModeRingPerEntry, QueueDepth: 0}, 0, testBuf, true},
+		{Config{Mode: ModeRingPerEntry, QueueDepth: 1}, 0, 4096, true},
+		{Config{Mode: ModeRingPerEntry, QueueDepth: 1}, 70000, testBuf, true},
 	} {
-		if _, err := planQueue(in); err == nil {
-			t.Errorf("%+v accepted", in)
+		if _, err := planQueue(&c.cfg, c.qid, c.buf, c.abi746); err == nil {
+			t.Errorf("%+v accepted", c)
 		}
-	}
-}
-
-func TestCountCPUList(t *testing.T) {
-	for s, want := range map[string]int{"0\n": 1, "0-1\n": 2, "0-3,5,7-8": 7, "0,2": 2} {
-		if n, err := countCPUList(s); err != nil || n != want {
-			t.Errorf("%q: %d, %v; want %d", s, n, err, want)
-		}
-	}
-	for _, s := range []string{"", "a", "3-1", "1-", "-1"} {
-		if _, err := countCPUList(s); err == nil {
-			t.Errorf("%q accepted", s)
-		}
-	}
-}
-
-func TestEntLog(t *testing.T) {
-	l := newEntLog(3)
-	for i := range 5 {
-		l.add(EntRecord{Unique: uint64(i)})
-	}
-	got := l.snapshot(0)
-	if len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 || got[2].Unique != 4 {
-		t.Fatalf("snapshot %+v", got)
-	}
-	l.committed(4, -5, 7)
-	l.committed(1, -1, 1) // gone: ignored
-	got = l.snapshot(3)
-	if len(got) != 2 || !got[0].Committed || got[0].ReplyError != -5 || got[0].ReplyPayloadSz != 7 || got[1].Committed {
-		t.Fatalf("since 3: %+v", got)
-	}
-}
-
-func TestKnobValidation(t *testing.T) {
-	ok := []struct {
-		m Mode
-		k FaultKnobs
-	}{
-		{ModeDevFuse, FaultKnobs{}},
-		{ModeDevFuse, FaultKnobs{ReplyError: map[fuseabi.Opcode]int32{fuseabi.FUSE_OPEN: -5}}},
-		{ModeRingZeroCopy, FaultKnobs{ProbeSlotAfterCommit: true, DropCapSysAdminBefore: linux73.FUSE_IO_URING_CMD_ADD_QUEUE}},
-		{ModeRingPoolRegistered, FaultKnobs{PoolIndex: func(int, uint16) uint16 { return 0 }}},
-	}
-	for _, c := range ok {
-		if err := c.k.validate(c.m); err != nil {
-			t.Errorf("%s: %v", c.m, err)
-		}
-	}
-	bad := []struct {
-		m Mode
-		k FaultKnobs
-	}{
-		{ModeRingPool, FaultKnobs{ProbeSlotAfterCommit: true}},
-		{ModeRingPool, FaultKnobs{ZeroCopyIndex: func(int, int, uint16) uint16 { return 0 }}},
-		{ModeRingZeroCopy, FaultKnobs{PoolIndex: func(int, uint16) uint16 { return 0 }}},
-		{ModeRingZeroCopy, FaultKnobs{DropCapSysAdminBefore: 9}},
-		{ModeRingZeroCopy, FaultKnobs{Personality: 7}},
-		{ModeRingZeroCopy, FaultKnobs{Hold: []HoldRule{{Opcode: fuseabi.FUSE_READ, N: -1}}}},
-	}
-	for _, c := range bad {
-		if err := c.k.validate(c.m); err == nil {
-			t.Errorf("%s %+v accepted", c.m, c.k)
-		}
-	}
-	_, err := Config{MountPoint: "/m", ManualRing: true}.withDefaults()
-	if !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("ManualRing with devfuse: %v", err)
 	}
 }

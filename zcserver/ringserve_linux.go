@@ -324,16 +324,10 @@ func (d *RingDriver) commit(e *Entry, fin protocol.Reply) {
 			s.h.Fault(Fault{Kind: protocol.FaultTransport, Queue: int(e.Qid), Err: err})
 		}
 	}
-	c := linux73.CommitAndFetch(e.Qid, e.cur.ent.CommitID)
-	sqe, err := d.prepCmd(linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, &c, udEntry|uint64(e.index))
-	if err != nil {
+	if _, err := d.prepCmd(linux73.CommitCommand(e.Qid, e.cur.ent.CommitID, e.Fixed, e.BufIndex), udEntry|uint64(e.index)); err != nil {
 		e.end(err)
 		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: fin.Opcode, Unique: fin.Unique, Queue: int(e.Qid), Err: fmt.Errorf("commit: %w", err)})
 		return
-	}
-	if e.Fixed {
-		sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-		sqe.BufIndex = e.BufIndex
 	}
 	e.setState(EntryWaiting)
 	s.entLog.committed(e.cur.seq, fin.Status.Wire(), uint32(psz))

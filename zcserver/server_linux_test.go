@@ -16,13 +16,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 	"github.com/zcsuite/zcsuite/zcserver"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 )
 
 // These tests mount a real FUSE filesystem. They run inside the test VM
-// only (ZCSUITE_IN_VM=1), as root, with the VM's kernel. The client side
+// only (vmevent.InVM), as root, with the VM's kernel. The client side
 // uses raw unix calls: the server shares this process, and Go's os package
 // would register mount files with the runtime poller (see package doc).
 
@@ -30,8 +31,8 @@ const fuseSuperMagic = 0x65735546
 
 func requireVM(t *testing.T) {
 	t.Helper()
-	if os.Getenv("ZCSUITE_IN_VM") != "1" {
-		t.Skip("mounts a FUSE filesystem: runs only inside the zcsuite VM (ZCSUITE_IN_VM=1)")
+	if ok, why := vmevent.InVM(); !ok {
+		t.Skip("mounts a FUSE filesystem: runs only inside the zcsuite VM: " + why)
 	}
 }
 

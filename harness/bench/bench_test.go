@@ -51,13 +51,13 @@ func TestMarkdownAndChart(t *testing.T) {
 		t.Fatalf("markdown:\n%s", b.String())
 	}
 	p := filepath.Join(t.TempDir(), "bench.png")
-	if err := Chart(p, rows, "test"); err != nil {
+	if err := Draw(p, rows, About{Title: "test", Kernel: "debian:7.3-cloud", Accel: "tcg"}); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := os.Open(p)
 	defer f.Close()
 	img, err := png.Decode(f)
-	if err != nil || img.Bounds().Dx() != 900 {
+	if err != nil || img.Bounds().Dx() != int(ChartWidth.Dots(96)) {
 		t.Fatalf("png: %v", err)
 	}
 }

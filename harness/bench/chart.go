@@ -2,15 +2,11 @@ package bench
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
-	"os"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 )
 
 var modeColors = map[string]color.RGBA{
@@ -19,101 +15,136 @@ var modeColors = map[string]color.RGBA{
 	ModeZeroCopy: {0x55, 0xa8, 0x68, 0xff},
 }
 
-// Chart draws grouped bars (median MB/s per mode, min–max whiskers) per
-// job into a PNG at path.
-func Chart(path string, rows []Row, title string) error {
+// modeOrder is the order of the bars in a job's group.
+var modeOrder = []string{ModeCopy, ModePool, ModeZeroCopy}
+
+// About says what a chart measured, so that it stands on its own when
+// pasted into a mail: the title, the kernel and the accelerator.
+type About struct {
+	Title  string
+	Kernel string // e.g. "debian:7.3-cloud (7.3.0-1-cloud-amd64)"
+	Accel  string // "kvm" or "tcg"
+}
+
+// ChartSize is the size of the PNG Draw writes.
+const (
+	ChartWidth  = 9 * vg.Inch
+	ChartHeight = 5 * vg.Inch
+)
+
+// Draw draws grouped bars into a PNG at path: per job, one bar per mode
+// at its median MB/s with a min–max whisker, and above each bar that has
+// one its ratio to the copy mode ("×1.8"); the title names the kernel and
+// the accelerator when about gives them.
+func Draw(path string, rows []Row, about About) error {
 	var jobs []string
-	byJob := map[string][]Row{}
+	jobIdx := map[string]int{}
 	maxV := 0.0
 	for _, r := range rows {
-		if _, ok := byJob[r.Job]; !ok {
+		if _, ok := jobIdx[r.Job]; !ok {
+			jobIdx[r.Job] = len(jobs)
 			jobs = append(jobs, r.Job)
 		}
-		byJob[r.Job] = append(byJob[r.Job], r)
-		if r.Max > maxV {
-			maxV = r.Max
-		}
+		maxV = max(maxV, r.Max)
 	}
 	if len(jobs) == 0 || maxV <= 0 {
 		return fmt.Errorf("bench: nothing to chart")
 	}
-	const (
-		w, h          = 900, 480
-		left, bottom  = 70, 70
-		top, right    = 50, 20
-		barW, groupGp = 40, 40
-	)
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	black := color.RGBA{0, 0, 0, 0xff}
-	grey := color.RGBA{0xcc, 0xcc, 0xcc, 0xff}
-	plotH := h - top - bottom
-	y := func(v float64) int { return h - bottom - int(v/maxV/1.1*float64(plotH)) }
-	// Grid and axis labels.
-	for i := 0; i <= 5; i++ {
-		v := maxV * 1.1 * float64(i) / 5
-		yy := y(v)
-		hline(img, left, w-right, yy, grey)
-		text(img, 5, yy+4, fmt.Sprintf("%.0f", v), black)
+	p := plot.New()
+	p.Title.Text = about.Title
+	if s := subtitle(about); s != "" {
+		p.Title.Text += "\n" + s
 	}
-	text(img, 5, top-25, title, black)
-	text(img, 5, top-10, "MB/s (median, min-max)", black)
-	x := left + 20
-	for _, j := range jobs {
-		gx := x
-		for _, r := range byJob[j] {
-			c, ok := modeColors[r.Mode]
-			if !ok {
-				c = color.RGBA{0x88, 0x88, 0x88, 0xff}
+	p.Y.Label.Text = "MB/s (bar: median; whisker: min–max)"
+	p.Y.Min, p.Y.Max = 0, maxV*1.2 // room for the ratio labels
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.Left = true
+
+	const barW = 0.28 // in job units: three bars fill 0.84 of a group
+	var ratios plotter.XYLabels
+	for m, mode := range modeOrder {
+		var whisk whiskers
+		var legend *plotter.Polygon
+		for _, r := range rows {
+			if r.Mode != mode {
+				continue
 			}
-			fill(img, image.Rect(x, y(r.Median), x+barW, h-bottom), c)
-			vline(img, x+barW/2, y(r.Max), y(r.Min), black)
-			hline(img, x+barW/2-5, x+barW/2+5, y(r.Max), black)
-			hline(img, x+barW/2-5, x+barW/2+5, y(r.Min), black)
-			x += barW + 4
+			x := float64(jobIdx[r.Job]) + (float64(m)-1)*barW
+			bar, err := plotter.NewPolygon(plotter.XYs{
+				{X: x - barW/2, Y: 0}, {X: x + barW/2, Y: 0},
+				{X: x + barW/2, Y: r.Median}, {X: x - barW/2, Y: r.Median},
+			})
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			bar.Color = modeColors[mode]
+			bar.LineStyle.Width = 0
+			p.Add(bar)
+			legend = bar
+			whisk.XYs = append(whisk.XYs, plotter.XY{X: x, Y: r.Median})
+			whisk.YErrors = append(whisk.YErrors, struct{ Low, High float64 }{r.Median - r.Min, r.Max - r.Median})
+			if r.RatioToCopy > 0 {
+				ratios.XYs = append(ratios.XYs, plotter.XY{X: x, Y: r.Max})
+				ratios.Labels = append(ratios.Labels, fmt.Sprintf("×%.2f", r.RatioToCopy))
+			}
 		}
-		text(img, gx, h-bottom+18, j, black)
-		x += groupGp
+		if legend == nil {
+			continue
+		}
+		eb, err := plotter.NewYErrorBars(whisk)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		p.Add(eb)
+		p.Legend.Add(mode, legend)
 	}
-	// Legend.
-	lx := w - right - 150
-	for i, m := range []string{ModeCopy, ModePool, ModeZeroCopy} {
-		fill(img, image.Rect(lx, top+i*18, lx+12, top+i*18+12), modeColors[m])
-		text(img, lx+18, top+i*18+11, m, black)
+	if len(ratios.XYs) > 0 {
+		l, err := plotter.NewLabels(ratios)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].XAlign = -0.5 // centred on the bar
+		}
+		l.Offset = vg.Point{Y: vg.Points(4)}
+		p.Add(l)
 	}
-	hline(img, left, w-right, h-bottom, black)
-	vline(img, left, top, h-bottom, black)
-	f, err := os.Create(path)
-	if err != nil {
+	p.NominalX(jobs...)
+	p.X.Min, p.X.Max = -0.6, float64(len(jobs))-0.4
+	if err := p.Save(ChartWidth, ChartHeight, path); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
-func fill(img *image.RGBA, r image.Rectangle, c color.Color) {
-	draw.Draw(img, r, &image.Uniform{c}, image.Point{}, draw.Src)
+// subtitle names the kernel and the accelerator, when known.
+func subtitle(a About) string {
+	switch {
+	case a.Kernel != "" && a.Accel != "":
+		return fmt.Sprintf("kernel %s, %s; ratios to copy above the bars", a.Kernel, accelName(a.Accel))
+	case a.Kernel != "":
+		return fmt.Sprintf("kernel %s; ratios to copy above the bars", a.Kernel)
+	case a.Accel != "":
+		return fmt.Sprintf("%s; ratios to copy above the bars", accelName(a.Accel))
+	}
+	return "ratios to copy above the bars"
 }
 
-func hline(img *image.RGBA, x0, x1, y int, c color.Color) {
-	for x := x0; x <= x1; x++ {
-		img.Set(x, y, c)
+// accelName spells the accelerator for a reader: TCG is emulation, so its
+// absolute numbers say little.
+func accelName(a string) string {
+	switch a {
+	case "kvm":
+		return "KVM"
+	case "tcg":
+		return "TCG (emulated: compare ratios, not MB/s)"
 	}
+	return a
 }
 
-func vline(img *image.RGBA, x, y0, y1 int, c color.Color) {
-	if y0 > y1 {
-		y0, y1 = y1, y0
-	}
-	for y := y0; y <= y1; y++ {
-		img.Set(x, y, c)
-	}
-}
-
-func text(img *image.RGBA, x, y int, s string, c color.Color) {
-	d := &font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-	d.DrawString(s)
+// whiskers are the min–max error bars of one mode's bars.
+type whiskers struct {
+	plotter.XYs
+	plotter.YErrors
 }

@@ -27,7 +27,10 @@
 // ZCSUITE_ACCEL (-accel), ZCSUITE_SNAPSHOT=0 (-snapshot=false),
 // ZCSUITE_CCACHE=1 (-ccache), ZCSUITE_CALLER_DIR (the directory relative
 // paths in flags are taken from; run.sh sets it to its caller's working
-// directory; default the working directory).
+// directory; default the working directory). One is a test knob, not a
+// default: ZCSUITE_TEST_FAIL_SPEC=REGEXP makes the guest fail the specs
+// whose full text matches, on purpose (.ci/faults.sh proves -fail-fast
+// with it on a healthy kernel; the failure says so).
 package cli
 
 import (
@@ -43,6 +46,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/harness/runner"
 	"github.com/zcsuite/zcsuite/harness/series"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/vmimage"
 )
@@ -56,8 +60,10 @@ type Flags struct {
 	Timeout                                          *time.Duration
 	LabelFilter, Focus                               *string
 	NoDestructive, Bench, Verbose, Snapshots         *bool
+	FailFast                                         *bool
 	Jobs                                             *int
 	ABI                                              *string
+	Shard                                            *string
 	dev                                              *devFlags
 }
 
@@ -89,9 +95,22 @@ func Register(fs *flag.FlagSet) *Flags {
 	f.Verbose = fs.Bool("v", false, "copy the VM console to stdout")
 	f.Jobs = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
 	f.Snapshots = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
+	f.FailFast = fs.Bool("fail-fast", false, "stop the run at the first bad spec (FAIL, FIXED, PANIC, HANG, CRASH, a kernel splat; not KNOWN-FAIL) or VM failure: every VM is stopped, the specs not yet run are NOT-RUN naming it, the exit code stays 1 (on by default with -bisect, where only outcomes -bad-if matches count; -fail-fast=false turns it off)")
+	f.Shard = fs.String("shard", "", "K/N: run only the K-th of N deterministic parts of the specs (balanced by the spec times in fixtures/timings, the same on every machine), for CI matrices; `zcsuite merge` puts the N report directories back together")
 	f.dev = addDevFlags(fs)
 	f.ABI = addABIFlag(fs)
 	return f
+}
+
+// failFast reports whether the run stops at its first bad outcome:
+// -fail-fast as given, else on under -bisect.
+func (f *Flags) failFast() bool {
+	given := false
+	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "fail-fast" })
+	if given {
+		return *f.FailFast
+	}
+	return f.Bisect()
 }
 
 // Bisect reports whether -bisect was given.
@@ -100,6 +119,14 @@ func (f *Flags) Bisect() bool { return *f.dev.bisect }
 // Main parses args, runs zcsuite and returns its exit code. SIGINT,
 // SIGTERM and SIGHUP stop the run (see the package doc).
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return mergeMain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "lava-job" {
+		ctx, stop := WithSignals(context.Background(), false, stderr)
+		defer stop()
+		return lavaJobMain(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := Register(fs)
@@ -145,6 +172,14 @@ func (f *Flags) Run(ctx context.Context, stdout, stderr io.Writer) int {
 	if kernelCfg != "" {
 		kernelCfg = CallerPath(kernelCfg)
 	}
+	var sh shard.Shard
+	if *f.Shard != "" {
+		var err error
+		if sh, err = shard.Parse(*f.Shard); err != nil {
+			fmt.Fprintf(stderr, "zcsuite: usage: -shard: %v\n", err)
+			return usage
+		}
+	}
 	opts := []runner.Option{
 		runner.WithKernel(kernelArg),
 		runner.WithKernelConfig(kernelCfg),
@@ -162,6 +197,13 @@ func (f *Flags) Run(ctx context.Context, stdout, stderr io.Writer) int {
 		runner.WithABI(*f.ABI),
 		runner.WithJobs(*f.Jobs),
 		runner.WithSnapshots(*f.Snapshots),
+		runner.WithShard(sh),
+	}
+	if f.failFast() {
+		opts = append(opts, runner.WithFailFast(f.dev.counts()))
+	}
+	if re := os.Getenv("ZCSUITE_TEST_FAIL_SPEC"); re != "" {
+		opts = append(opts, runner.WithFailSpec(re))
 	}
 	// Every option is checked before anything starts, the developer
 	// loop's included.

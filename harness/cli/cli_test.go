@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/runner"
+	"github.com/zcsuite/zcsuite/harness/verdict"
 )
 
 // TestBadInput checks that every kind of bad input ends in one clear line
@@ -110,5 +112,44 @@ func TestKernelWithoutFuseIOURing(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "CONFIG_FUSE_IO_URING") || strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 {
 		t.Fatalf("want one line naming CONFIG_FUSE_IO_URING, got:\n%s", errb.String())
+	}
+}
+
+func TestFailFastIsOnUnderBisectUnlessTurnedOff(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-fail-fast"}, true},
+		{[]string{"-bisect"}, true},
+		{[]string{"-bisect", "-fail-fast=false"}, false},
+	} {
+		fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
+		f := Register(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.failFast(); got != c.want {
+			t.Errorf("%v: fail-fast %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
+func TestFailFastCountsWhatBadIfMatches(t *testing.T) {
+	fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
+	f := Register(fs)
+	if err := fs.Parse([]string{"-bisect", "-bad-if", "CAP_SYS_ADMIN|KASAN"}); err != nil {
+		t.Fatal(err)
+	}
+	counts := f.dev.counts()
+	if !counts("cap-gate: refuses zero-copy without CAP_SYS_ADMIN", nil) {
+		t.Error("a spec the signature names does not count")
+	}
+	if counts("integrity: reads back", nil) {
+		t.Error("a spec outside the signature counts")
+	}
+	if !counts("integrity: reads back", []verdict.Splat{{Title: "KASAN: use-after-free in fuse_copy_fill"}}) {
+		t.Error("a spec with a splat the signature names does not count")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/zcsuite/zcsuite/harness/merge"
 	reports "github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/series"
 	"github.com/zcsuite/zcsuite/harness/verdict"
@@ -20,13 +21,14 @@ var exitCodes = []struct {
 	{fmt.Sprint(verdict.ExitBad), "a spec failed, panicked or hung, a kernel splat was seen, a VM failed by itself (its guest stream ended without the done event, or planned specs did not run), or a known issue stopped reproducing (FIXED)"},
 	{fmt.Sprint(verdict.ExitUsage), "usage error: bad flag, filter or focus, missing kernel file, a file that is not a kernel (or one cut short), unknown debian: name, report directory not writable"},
 	{fmt.Sprint(verdict.ExitUntested), "the kernel could not be tested: fetch or build failure, missing config option, boot failure, panic before the suite, nothing but skips, a report file that could not be written"},
+	{fmt.Sprint(merge.ExitSet), "zcsuite merge only: the report directories are not one run's complete shard set (a shard missing or given twice, shards of different kernels, images or spec sets, a spec not covered exactly once)"},
 	{fmt.Sprint(series.ExitAbort), "with -bisect only: a usage error or an interruption, which stops `git bisect run`"},
 	{"129, 130, 143", "interrupted by SIGHUP, SIGINT or SIGTERM (128 + the signal): every VM is stopped, the reports hold the specs that ran and mark the others NOT-RUN"},
 }
 
 // printHelp is -help: the flags, the report files and the exit codes.
 func printHelp(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: zcsuite [flags]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
+	fmt.Fprintf(w, "usage: zcsuite [flags]\n       zcsuite merge [-report-dir OUT] DIR...\n       zcsuite lava-job [-kernel K | -kernel-tree T] -out DIR [-url URL]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nreport files, in -report-dir (each list of specs in them is the same, with the same outcomes):\n")

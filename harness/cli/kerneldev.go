@@ -30,7 +30,8 @@ const debianSourcePrefix = "debian-source:"
 type devFlags struct {
 	tree, series, badIf, fetchSource *string
 	debug, stopOnBad, bisect, ccache *bool
-	repeat                           *int
+	commitsOnly                      *bool
+	repeat, commit                   *int
 	mut                              *mutateFlags
 }
 
@@ -41,6 +42,8 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 		ccache:      fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
 		series:      fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
 		stopOnBad:   fs.Bool("stop-on-bad", false, "with -series: stop at the first bad commit"),
+		commitsOnly: fs.Bool("commits-only", false, "with -series: print the series' commits, one a line (number, sha, subject, tab-separated, oldest first), and exit: what a CI matrix fans out over"),
+		commit:      fs.Int("commit", 0, "with -series: build and test only the N-th commit of the series (1 = the oldest; see -commits-only), reporting into NN-<commit>/ as the whole series would"),
 		bisect:      fs.Bool("bisect", false, "git bisect run mode: exit 0 good, 1 bad, 125 skip (build, boot or infrastructure failure); usage errors and interruptions exit 128, which stops the bisection"),
 		repeat:      fs.Int("repeat", 1, "run the suite N times against each kernel; bad if any run is bad"),
 		badIf:       fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
@@ -51,7 +54,20 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 
 // active reports whether a developer-loop flag was given.
 func (d *devFlags) active() bool {
-	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || d.mut.active()
+	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || d.mut.active()
+}
+
+// counts is the outcomes -fail-fast stops at: those -bad-if matches (by
+// spec name or splat title, as series.Judge counts them), or every one.
+// A -bad-if that does not compile counts every one: the developer loop
+// refuses it before anything runs.
+func (d *devFlags) counts() runner.FailFastFunc {
+	re, err := regexp.Compile(*d.badIf)
+	if *d.badIf == "" || err != nil {
+		return runner.AnyBad
+	}
+	j := series.Judge{BadIf: re}
+	return j.Counts
 }
 
 // bisectRequested tells, before flags are parsed, whether --bisect is
@@ -110,6 +126,12 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		return fail(usage, "usage: -series and -bisect exclude each other (git bisect run tests one commit at a time)")
 	case *d.stopOnBad && *d.series == "":
 		return fail(usage, "usage: -stop-on-bad goes with -series")
+	case (*d.commitsOnly || set["commit"]) && *d.series == "":
+		return fail(usage, "usage: -commits-only and -commit go with -series")
+	case *d.commitsOnly && set["commit"]:
+		return fail(usage, "usage: -commits-only and -commit exclude each other")
+	case set["commit"] && *d.commit < 1:
+		return fail(usage, "usage: -commit %d (want 1 for the oldest commit of the series, or more)", *d.commit)
 	}
 	if d.mut.active() {
 		if err := d.mut.check(d); err != nil {
@@ -182,10 +204,21 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		return d.mut.run(ctx, tree, kopts, opts, map[bool]string{false: "min", true: "debug"}[*d.debug], reportDir, cacheDir, stdout, stderr, usage)
 	}
 
+	if *d.commitsOnly {
+		cs, err := series.Commits(ctx, tree, *d.series)
+		if err != nil {
+			return fail(usage, "usage: %v", err)
+		}
+		for i, c := range cs {
+			fmt.Fprintf(stdout, "%d\t%s\t%s\n", i+1, c.SHA, c.Subject)
+		}
+		return verdict.ExitGood
+	}
 	if *d.series != "" {
 		t, err := series.Run(ctx, series.Options{
 			Tree: tree, Range: *d.series, CacheDir: cacheDir, ReportDir: reportDir,
 			Build: build, Test: test, Repeat: *d.repeat, Judge: judge, StopOnBad: *d.stopOnBad, Debug: *d.debug, Out: stdout,
+			Commit: *d.commit,
 		})
 		switch {
 		case errors.Is(err, series.ErrRange):

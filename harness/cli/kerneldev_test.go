@@ -47,6 +47,19 @@ func TestDevUsage(t *testing.T) {
 		{[]string{"-bisect", "stray"}, series.ExitAbort, "unexpected argument"},
 		{[]string{"-no-such-flag"}, verdict.ExitUsage, ""},
 		{[]string{"-fetch-source", "7"}, verdict.ExitUsage, "MAJOR.MINOR"},
+		{[]string{"-commits-only"}, verdict.ExitUsage, "go with -series"},
+		{[]string{"-commit", "2"}, verdict.ExitUsage, "go with -series"},
+		{[]string{"-kernel-tree", "/x", "-series", "a..b", "-commit", "0"}, verdict.ExitUsage, "-commit 0"},
+		{[]string{"-kernel-tree", "/x", "-series", "a..b", "-commit", "1", "-commits-only"}, verdict.ExitUsage, "exclude each other"},
+		{[]string{"-shard", "4/3"}, verdict.ExitUsage, "-shard"},
+		{[]string{"-shard", "1/2", "-bench"}, verdict.ExitUsage, "exclude each other"},
+		{[]string{"merge"}, verdict.ExitUsage, "name the shards' report directories"},
+		{[]string{"merge", "-no-such-flag"}, verdict.ExitUsage, ""},
+		{[]string{"merge", "/nonexistent-zcsuite-shard"}, verdict.ExitUsage, "unreadable report"},
+		{[]string{"lava-job"}, verdict.ExitUsage, "-out DIR is required"},
+		{[]string{"lava-job", "-out", "x", "-kernel-tree", "/x", "-kernel", "debian:7.3-cloud"}, verdict.ExitUsage, "drop -kernel"},
+		{[]string{"lava-job", "-out", "x", "stray"}, verdict.ExitUsage, "unexpected argument"},
+		{[]string{"lava-job", "-out", "x", "-kernel", "debian:nosuch"}, verdict.ExitUsage, ""},
 	} {
 		var stderr strings.Builder
 		if got := Main(c.args, io.Discard, &stderr); got != c.code || !strings.Contains(stderr.String(), c.msg) {

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/filesum"
 )
 
 // unpackRecord is the ".complete" file of an unpacked Debian kernel folder
@@ -132,7 +134,7 @@ func (a *Apt) unpack(ctx context.Context, root string, best pkgInfo, names []str
 		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, tmp).CombinedOutput(); err != nil {
 			return fmt.Errorf("%w: dpkg-deb -x %s: %v: %s", ErrFetch, deb, err, out)
 		}
-		sum, err := fileSHA256(deb)
+		sum, err := filesum.SHA256(deb)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrFetch, err)
 		}
@@ -141,7 +143,7 @@ func (a *Apt) unpack(ctx context.Context, root string, best pkgInfo, names []str
 	if rec.Image, err = findImage(tmp); err != nil {
 		return fmt.Errorf("%w: %s holds %v", ErrFetch, best.Name, err)
 	}
-	if rec.ImageSHA256, err = fileSHA256(filepath.Join(tmp, rec.Image)); err != nil {
+	if rec.ImageSHA256, err = filesum.SHA256(filepath.Join(tmp, rec.Image)); err != nil {
 		return fmt.Errorf("%w: %v", ErrFetch, err)
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
@@ -171,7 +173,7 @@ func (a *Apt) cachedDebs(ctx context.Context, version string, want map[string]st
 			missing = append(missing, n)
 			continue
 		}
-		sum, err := fileSHA256(p)
+		sum, err := filesum.SHA256(p)
 		switch {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			a.logf("%s cannot be read (%v); downloading it again", filepath.Base(p), err)
@@ -193,7 +195,7 @@ func (a *Apt) cachedDebs(ctx context.Context, version string, want map[string]st
 		return nil, err
 	}
 	for j, n := range missing {
-		if sum, err := fileSHA256(got[j]); err != nil || (want[n] != "" && sum != want[n]) {
+		if sum, err := filesum.SHA256(got[j]); err != nil || (want[n] != "" && sum != want[n]) {
 			os.Remove(got[j])
 			return nil, fmt.Errorf("%w: %s sha256 %s does not match the archive's %s (%v)", ErrFetch, got[j], sum, want[n], err)
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zcsuite/zcsuite/filesum"
 )
 
 // debFixture is a private apt directory, as FetchDebian leaves it, for a
@@ -65,7 +67,7 @@ func newDebFixture(t *testing.T) *debFixture {
 	os.WriteFile(filepath.Join(apt, "sources.list"), []byte(strings.Join(DebianSources, "\n")+"\n"), 0o644)
 	stamp := time.Now().UTC().Format(time.RFC3339) + "\n"
 	os.WriteFile(filepath.Join(apt, "lists.stamp"), []byte(stamp), 0o644)
-	sum, _ := fileSHA256(f.binDeb)
+	sum, _ := filesum.SHA256(f.binDeb)
 	resolved, _ := json.Marshal(map[string]any{"Stamp": stamp, "Info": pkgInfo{Name: fixtureBinary, Version: fixtureVersion, SHA256: sum}})
 	os.WriteFile(filepath.Join(apt, "resolved", sanitize(fixtureSpec)+".json"), resolved, 0o644)
 	// The fake apt-get: "download NAME=VERSION..." copies NAME's pristine

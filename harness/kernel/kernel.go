@@ -2,15 +2,15 @@ package kernel
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/filesum"
 )
 
 // Kernel is a resolved, bootable kernel and what is known about it.
@@ -91,7 +91,7 @@ func FromPath(path string) (*Kernel, error) {
 	if want, err := imageSize(f); err == nil && st.Size() < want {
 		return nil, fmt.Errorf("%w: %s is cut short: %d bytes, its boot header says %d", ErrNotKernel, path, st.Size(), want)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := filesum.SHA256(path)
 	if err != nil {
 		return nil, err
 	}
@@ -133,19 +133,6 @@ func imageSize(r io.ReaderAt) (int64, error) {
 	}
 	sys := int64(binary.LittleEndian.Uint32(hdr[hdrSysSizeOff:]))
 	return (setup+1)*512 + sys*16, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Release returns the kernel release from the banner ("7.3-cloud-amd64"

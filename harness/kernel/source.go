@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/zcsuite/zcsuite/filesum"
 	"github.com/zcsuite/zcsuite/harness/cachelock"
 )
 
@@ -108,7 +109,7 @@ func resolveSource(ctx context.Context, pkg, cacheDir string, logf func(string, 
 	if err != nil {
 		return nil, "", err
 	}
-	if sum, err := fileSHA256(debs[0]); err != nil || (best.SHA256 != "" && sum != best.SHA256) {
+	if sum, err := filesum.SHA256(debs[0]); err != nil || (best.SHA256 != "" && sum != best.SHA256) {
 		os.Remove(debs[0])
 		return nil, "", fmt.Errorf("%w: %s sha256 %s does not match the archive's %s (%v)", ErrFetch, debs[0], sum, best.SHA256, err)
 	}

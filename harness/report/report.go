@@ -62,6 +62,17 @@ type Facts struct {
 	// FeatureAbsent is why the kernel could not be tested when it lacks
 	// FUSE-over-io_uring (the guest's FUSE_INIT evidence), else empty.
 	FeatureAbsent string `json:"feature_absent,omitempty"`
+	// Shard says which part of the run's specs a -shard run tested.
+	Shard *Shard `json:"shard,omitempty"`
+}
+
+// Shard is a -shard run's part: the K-th of N, of a set of Specs specs
+// whose sorted names, one a line, hash to SetSHA256 (package shard).
+type Shard struct {
+	K         int    `json:"k"`
+	N         int    `json:"n"`
+	Specs     int    `json:"specs"`
+	SetSHA256 string `json:"set_sha256"`
 }
 
 // Write writes every report file into dir. verdict.json is the canonical
@@ -74,10 +85,10 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 	}
 	var console, kmsg strings.Builder
 	for _, r := range runs {
-		fmt.Fprintf(&console, "==== zcsuite VM %q\n==== repro: %s\n", r.Name, r.Repro)
+		fmt.Fprintf(&console, "%s%q\n%s%s\n", vmLogHeader, r.Name, reproHeader, r.Repro)
 		console.WriteString(strings.Join(r.Console, "\n"))
 		console.WriteString("\n")
-		fmt.Fprintf(&kmsg, "==== zcsuite VM %q\n", r.Name)
+		fmt.Fprintf(&kmsg, "%s%q\n", vmLogHeader, r.Name)
 		kmsg.WriteString(strings.Join(r.Kmsg, "\n"))
 		kmsg.WriteString("\n")
 	}
@@ -105,6 +116,12 @@ func Write(dir string, facts Facts, runs []VMRun) error {
 	}
 	return writeKTAP(dir, facts, runs)
 }
+
+// The lines that start each VM's part of console.log and kmsg.log.
+const (
+	vmLogHeader = "==== zcsuite VM "
+	reproHeader = "==== repro: "
+)
 
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -9,6 +9,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/zcsuite/zcsuite/harness/bench"
+	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/report"
 )
 
@@ -17,7 +18,7 @@ var FioPath = "/usr/bin/fio"
 
 // writeBench collects the bench samples from the guest reports and writes
 // bench.md and bench.png into dir.
-func writeBench(dir string, runs []report.VMRun, accel string) (string, error) {
+func writeBench(dir string, runs []report.VMRun, accel, kern string) (string, error) {
 	var entries []string
 	for _, r := range runs {
 		var reps []types.Report
@@ -54,8 +55,16 @@ func writeBench(dir string, runs []report.VMRun, accel string) (string, error) {
 	if err := f.Close(); err != nil {
 		return "", err
 	}
-	if err := bench.Chart(filepath.Join(dir, "bench.png"), rows, "zcserver modes under fio (bs=1M, 2 jobs)"); err != nil {
+	if err := bench.Draw(filepath.Join(dir, "bench.png"), rows, bench.About{Title: "zcserver modes under fio (bs=1M, 2 jobs)", Kernel: kern, Accel: accel}); err != nil {
 		return "", err
 	}
 	return md, nil
+}
+
+// benchKernel names the kernel for the chart: its spec and release.
+func benchKernel(k any) string {
+	if k, ok := k.(*kernel.Kernel); ok && k != nil {
+		return fmt.Sprintf("%s (%s)", k.Spec, k.Release())
+	}
+	return ""
 }

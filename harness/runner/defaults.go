@@ -15,15 +15,9 @@ import (
 	"github.com/zcsuite/zcsuite/vmimage"
 )
 
-// FindSplats is the default splat finder: the console package's scanner,
-// adapted to the verdict package.
-func FindSplats(lines []string) []verdict.Splat {
-	var out []verdict.Splat
-	for _, s := range console.Scan(lines) {
-		out = append(out, verdict.Splat{Title: s.Title, Fatal: s.Fatal})
-	}
-	return out
-}
+// FindSplats is the default splat finder: the console package's scanner
+// (the guest's, when it decides its own verdicts, is the same).
+func FindSplats(lines []string) []verdict.Splat { return console.VerdictSplats(lines) }
 
 // moduleFile returns a path inside the zcsuite checkout.
 func moduleFile(rel string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
@@ -28,6 +29,9 @@ type vmJob struct {
 	est float64
 	// order places the VM's results in the report.
 	order int
+	// goTests are Go test binaries the guest runs after its specs
+	// (vmevent.GuestConfig.GoTests).
+	goTests []string
 }
 
 // Expected costs, in seconds, when no earlier run measured a spec.
@@ -66,20 +70,7 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 	}
 	var p vmPlan
 	if len(mainSpecs) > 0 {
-		shards := make([][]string, nShards)
-		load := make([]float64, nShards)
-		ms := append([]string(nil), mainSpecs...)
-		sort.SliceStable(ms, func(i, j int) bool { return est(ms[i]) > est(ms[j]) })
-		for _, s := range ms {
-			i := 0
-			for j := range load {
-				if load[j] < load[i] {
-					i = j
-				}
-			}
-			shards[i] = append(shards[i], s)
-			load[i] += est(s)
-		}
+		shards, load := shard.Balance(mainSpecs, nShards, est)
 		for i, sh := range shards {
 			name := "main"
 			if nShards > 1 {

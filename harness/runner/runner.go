@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -22,6 +23,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/qemu"
 	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage"
@@ -47,6 +49,9 @@ type Config struct {
 	ABI string
 	// Destructive runs the destructive specs, each in its own VM.
 	Destructive bool
+	// Shard, when set, narrows the run to one part of its specs
+	// (WithShard).
+	Shard shard.Shard
 	// Jobs is how many VMs run at once (the non-destructive specs are
 	// split into that many shards).
 	Jobs int
@@ -69,6 +74,12 @@ type Config struct {
 	// KernelFunc, when set, supplies the kernel instead of Kernel (a kernel
 	// built from a tree; see WithKernelFunc in tree.go).
 	KernelFunc func(ctx context.Context, logf func(string, ...any)) (*kernel.Kernel, error)
+	// FailFast, when set, stops the run at the first bad outcome it
+	// counts (see WithFailFast).
+	FailFast FailFastFunc
+	// FailSpec, when set, makes the guest fail the specs it matches on
+	// purpose (see WithFailSpec).
+	FailSpec string
 }
 
 // Option configures a run.
@@ -341,6 +352,10 @@ type runState struct {
 	catalog     []string
 	catalogErr  error
 	catalogOnce sync.Once
+	// stopVMs cancels the context every VM of the run runs under, with
+	// the cause (fail-fast); stopOnce lets only the first cause in.
+	stopVMs  context.CancelCauseFunc
+	stopOnce sync.Once
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -419,63 +434,14 @@ func (r *runState) run(ctx context.Context) error {
 		}
 	}
 
-	// 5. Which specs run, and in which VMs (two dry runs of the guest
-	// binary on the host, at once).
-	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
-	if c.Bench {
-		mainFilter = andFilter(c.LabelFilter, labels.Bench)
-	}
-	var destructive, mainSpecs []string
-	var dLabels, mLabels map[string][]string
-	var dErr, mErr error
-	var listed sync.WaitGroup
-	if c.Destructive && !c.Bench {
-		listed.Add(1)
-		go func() {
-			defer listed.Done()
-			destructive, dLabels, dErr = listSpecs(ctx, img.GuestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
-		}()
-	}
-	mainSpecs, mLabels, mErr = listSpecs(ctx, img.GuestTest, mainFilter, c.Focus)
-	listed.Wait()
-	if err := errors.Join(dErr, mErr); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
-		}
-		return fmt.Errorf("%w: %v", ErrUntestable, err)
-	}
-	if len(mainSpecs)+len(destructive) == 0 {
-		return fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
-	}
-	jobs := c.Jobs
-	if c.Bench {
-		// Concurrent VMs would skew the measurements.
-		jobs = 1
-	}
+	// 5. Which specs run, and in which VMs.
 	timings := loadTimings(c.CacheDir, accel, r.logf)
-	mainArgs := func(specs []string, sharded bool) []string {
-		args := []string{"--ginkgo.label-filter=" + mainFilter}
-		switch {
-		case sharded:
-			args = append(args, "--ginkgo.focus="+focusOn(specs))
-		case c.Focus != "":
-			args = append(args, "--ginkgo.focus="+c.Focus)
-		}
-		return args
+	sp, err := planSpecs(ctx, c, img.GuestTest, timings, &r.res.Facts)
+	if err != nil {
+		return err
 	}
-	destructiveArgs := func(spec string) []string {
-		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
-	}
-	// A destructive spec runs for seconds; a kernel it wedged on purpose
-	// must not hold the run for the whole suite deadline.
-	dTimeout := min(c.Timeout, DestructiveTimeout)
-	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
-	specLabels := func(spec string) []string {
-		if l, ok := mLabels[spec]; ok {
-			return l
-		}
-		return dLabels[spec]
-	}
+	plan, specLabels, dLabels := sp.plan, sp.labels, sp.dLabels
+	mainSpecs, destructive := sp.main, sp.destructive
 	r.res.Facts.ParallelVMs = plan.lanes
 	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
 
@@ -494,123 +460,38 @@ func (r *runState) run(ctx context.Context) error {
 		}
 		r.snap = newSnapshotStore(c.CacheDir, r.logf, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
 	}
-	results := make(map[int]report.VMRun)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		noGuest  string // why no further VM is started: the guest cannot start
-		absent   string // a VM's guest found the feature absent (verdict.Run.FeatureAbsent)
-		wg       sync.WaitGroup
-	)
-	// The run's deadline: every VM gets what is left of it.
-	deadline := time.Now().Add(c.Timeout)
-	next := 0 // the next destructive VM to run
-	for lane := range plan.lanes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				stop := firstErr != nil || noGuest != "" || ctx.Err() != nil
-				var j vmJob
-				switch {
-				case stop:
-				case lane < len(plan.shards) && results[plan.shards[lane].order].Name == "":
-					j = plan.shards[lane]
-				case next < len(plan.destructive):
-					j = plan.destructive[next]
-					next++
-				default:
-					stop = true
-				}
-				mu.Unlock()
-				if stop {
-					return
-				}
-				planned := j.planned(specLabels)
-				if left := time.Until(deadline); left < minVMTime {
-					mu.Lock()
-					results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, fmt.Sprintf("the run's deadline (-timeout %s) passed before VM %s could start", c.Timeout, j.name))}
-					mu.Unlock()
-					continue
-				}
-				if j.spec != "" {
-					mu.Lock()
-					vr, ok := abiGateSkip(j, dLabels[j.spec], results)
-					if ok {
-						results[j.order] = *vr
-					}
-					mu.Unlock()
-					if ok {
-						r.logf("  %-8s %s (%s)", "SKIPPED", j.spec, vr.Verdict.Specs[0].Reason)
-						continue
-					}
-					r.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
-				}
-				vr, err := r.boot(ctx, j, k, img, accel, known, planned, deadline)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if vr == nil {
-					why := "not run"
-					if err != nil {
-						why = oneLine(err.Error())
-					}
-					vr = &report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, why)}
-				}
-				results[j.order] = *vr
-				// A guest that never started will not start in the next VM
-				// either.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
-					noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
-				}
-				// Nor will a kernel without the feature have it there.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && v.FeatureAbsent != "" && absent == "" {
-					absent, noGuest = v.FeatureAbsent, verdict.FeatureAbsentPrefix+v.FeatureAbsent
-				}
-				mu.Unlock()
-				r.sayEnd(j, vr)
-			}
-		}()
+	// The VMs run under their own context: -fail-fast cancels it, with
+	// the bad outcome as its cause, and a signal cancels ctx and so it.
+	parent := ctx
+	ctx, r.stopVMs = context.WithCancelCause(parent)
+	defer r.stopVMs(nil)
+	l := &lanes{
+		plan: plan, timeout: c.Timeout,
+		// The run's deadline: every VM gets what is left of it.
+		deadline: time.Now().Add(c.Timeout),
+		planned:  func(j vmJob) []verdict.Planned { return j.planned(specLabels) },
+		gateSkip: func(j vmJob, done map[int]report.VMRun) (*report.VMRun, bool) {
+			return abiGateSkip(j, dLabels[j.spec], done)
+		},
+		logf: r.logf,
+		ended: func(j vmJob, vr *report.VMRun) {
+			r.sayEnd(j, vr)
+			r.failFastRun(j.name, vr.Verdict)
+		},
 	}
-	wg.Wait()
-	// Every planned VM has a verdict, those that never started included.
-	for _, j := range append(append([]vmJob(nil), plan.shards...), plan.destructive...) {
-		if _, ok := results[j.order]; ok {
-			continue
-		}
-		if absent != "" && ctx.Err() == nil {
-			results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.FeatureAbsentRun(j.planned(specLabels), absent)}
-			continue
-		}
-		why := "not started"
-		switch {
-		case ctx.Err() != nil:
-			why = interruption(ctx) + " before VM " + j.name + " started"
-		case noGuest != "":
-			why = noGuest
-		case firstErr != nil:
-			why = oneLine(firstErr.Error())
-		}
-		results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(j.planned(specLabels), why)}
+	l.boot = func(ctx context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		return r.boot(ctx, j, machine{kernel: k, image: img, accel: accel, known: known}, planned, l.deadline)
 	}
-	orders := make([]int, 0, len(results))
-	for o := range results {
-		orders = append(orders, o)
+	done := l.run(ctx)
+	r.res.Runs = done.runs
+	if done.err != nil {
+		return done.err
 	}
-	sort.Ints(orders)
-	for _, o := range orders {
-		r.res.Runs = append(r.res.Runs, results[o])
-	}
-	if firstErr != nil {
-		return firstErr
-	}
-	if noGuest == "" && ctx.Err() == nil {
+	if done.noGuest == "" && ctx.Err() == nil {
 		timings.update(r.res.Runs)
 		timings.save(c.CacheDir, accel)
 	}
-	return r.finish(ctx)
+	return r.finish(parent)
 }
 
 // minVMTime is the least time left of the run's deadline worth starting a
@@ -740,7 +621,7 @@ func (r *runState) finish(ctx context.Context) error {
 		werr = report.Write(r.c.ReportDir, r.res.Facts, r.res.Runs)
 	}
 	if werr == nil && r.c.Bench && r.c.ReportDir != "" {
-		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel); err != nil {
+		if md, err := writeBench(r.c.ReportDir, r.res.Runs, r.res.Facts.Accel, benchKernel(r.res.Facts.Kernel)); err != nil {
 			r.logf("bench: %v", err)
 			if r.res.ExitCode == verdict.ExitGood {
 				r.res.ExitCode, r.res.Facts.ExitCode = verdict.ExitUntested, verdict.ExitUntested
@@ -774,13 +655,23 @@ func andFilter(a, b string) string {
 // a busy host can fail ("IO-APIC + timer doesn't work!").
 var KernelCmdline = []string{"console=ttyS0", "panic=-1", "fuse.enable_uring=1", "printk.devkmsg=on", "random.trust_cpu=on", "no_timer_check", "quiet"}
 
+// machine is what every VM of a run shares: the kernel, the initramfs,
+// the accelerator and the kernel's known issues (the saved VM state is
+// the run's snapshotStore).
+type machine struct {
+	kernel *kernel.Kernel
+	image  *vmimage.Image
+	accel  string
+	known  []verdict.Expectation
+}
+
 // boot runs one VM; a VM that dies before its guest says hello is booted
 // once more (the first failure is kept in the report), because under TCG
 // a busy host can crash an early boot by itself. A VM that fails to resume
 // from the saved state drops that state and boots.
-func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
+func (r *runState) boot(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	name := j.name
-	vr, err := r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
+	vr, err := r.bootOnce(ctx, j, m, planned, deadline)
 	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil || time.Until(deadline) < minVMTime {
 		return vr, err
 	}
@@ -794,7 +685,7 @@ func (r *runState) boot(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmi
 	} else {
 		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
 	}
-	vr, err = r.bootOnce(ctx, j, k, img, accel, known, planned, deadline)
+	vr, err = r.bootOnce(ctx, j, m, planned, deadline)
 	if vr != nil {
 		vr.BootRetries = append(vr.BootRetries, first)
 	}
@@ -822,78 +713,35 @@ func (r *runState) cmdline() []string {
 	return append(append([]string(nil), KernelCmdline...), word)
 }
 
-func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img *vmimage.Image, accel string, known []verdict.Expectation, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
+func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	c := r.c
+	k, img, accel, known := m.kernel, m.image, m.accel, m.known
 	name := j.name
 	// The VM's share of the run's deadline: the guest's timer stops the
 	// suite then (with a task dump), the host kills QEMU 10 s later.
 	timeout := min(j.timeout, time.Until(deadline).Truncate(time.Second))
 	args := append(append([]string(nil), j.args...), "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20}
-	var (
-		mu      sync.Mutex
-		events  []vmevent.Event
-		kmsg    []string
-		console []string
-		ginkgo  json.RawMessage
-		hello   time.Time
-		exited  time.Time
-		// The guest suite's own span: first spec start to last spec end.
-		firstSpec, lastSpec time.Time
-		// guestUptime is the kernel's boot time to Ready.
-		guestUptime time.Duration
-	)
-	ready := make(chan struct{}, 1)
+	if c.FailSpec != "" {
+		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
+	}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests}
 	start := time.Now()
-	onEvent := func(e vmevent.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if traceEvents && e.Type != vmevent.Kmsg {
-			r.logf("  trace %s +%.3fs %s %s%s", name, time.Since(start).Seconds(), e.Type, e.Name, e.Spec)
-		}
-		switch e.Type {
-		case vmevent.Report:
-			ginkgo = e.Data
-			return
-		case vmevent.Ready:
-			var f vmevent.ReadyFacts
-			if json.Unmarshal(e.Data, &f) == nil {
-				guestUptime = time.Duration(f.UptimeNs)
-			}
-			select {
-			case ready <- struct{}{}:
-			default:
-			}
-			return
-		case vmevent.Kmsg:
-			kmsg = append(kmsg, fmt.Sprintf("[%6d.%06d] %s", e.KmsgUsec/1e6, e.KmsgUsec%1e6, e.Text))
-		case vmevent.Hello:
-			hello = time.Now()
-		case vmevent.Exit:
-			exited = time.Now()
-		case vmevent.SpecStart:
-			if firstSpec.IsZero() {
-				firstSpec = time.Now()
-			}
-		case vmevent.SpecEnd:
-			lastSpec = time.Now()
-			r.logf("  %-8s %s", strings.ToUpper(e.State), e.Spec)
-		case vmevent.Log:
-			r.logf("  guest %s: %s", name, e.Text)
-		}
-		events = append(events, e)
+	col := newCollector(name, start)
+	col.find, col.known, col.logf, col.verbose, col.trace = c.Find, known, r.logf, c.Verbose, traceEvents
+	col.onBad = func(s verdict.Spec) { r.failFast(name, s) }
+	// A VM whose spec declared a wedge, once the wedge shows, has
+	// nothing more to say: it is stopped then, not at its deadline.
+	vmCtx, stopVM := context.WithCancelCause(ctx)
+	defer stopVM(nil)
+	var wedged atomic.Value
+	col.onWedge = func(why string) {
+		wedged.Store(why)
+		stopVM(errWedged)
 	}
-	onConsole := func(l string) {
-		mu.Lock()
-		console = append(console, l)
-		mu.Unlock()
-		if c.Verbose {
-			r.logf("  %s | %s", name, l)
-		}
-	}
+	col.onTimeout = func(spec string) { r.stuckRing(name, spec) }
 	opts := append(r.machineOpts(k, img, accel),
 		qemu.WithTimeout(timeout+10*time.Second),
-		qemu.WithEvents(onEvent), qemu.WithConsoleLine(onConsole))
+		qemu.WithEvents(col.Event), qemu.WithConsoleLine(col.Console))
 	var restored *snapshotMeta
 	if r.snap != nil {
 		if m, state, ok := r.snap.load(name); ok {
@@ -909,7 +757,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		how = "resuming from the saved VM state"
 	}
 	r.logf("%s VM %q (%s, %d vCPUs)", how, name, accel, c.SMP)
-	vm, err := qemu.Start(ctx, opts...)
+	vm, err := qemu.Start(vmCtx, opts...)
 	if err != nil && ctx.Err() != nil {
 		return &report.VMRun{Name: name, Verdict: verdict.NotStarted(planned, interruption(ctx)+" while VM "+name+" started")}, nil
 	}
@@ -932,7 +780,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		if err == nil {
 			err = vm.Send(line)
 		}
-		if err != nil {
+		if err != nil && vmCtx.Err() == nil {
 			r.logf("VM %q: %v", name, err)
 		}
 	}
@@ -942,16 +790,19 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 		sendConfig()
 	} else {
 		select {
-		case <-ready:
+		case <-col.Ready():
 			bootPhase = report.Phase{Name: "boot:" + name, Duration: time.Since(start), Note: "QEMU start to the guest init waiting for its config"}
 			if r.snap != nil && r.snap.claim() {
-				mu.Lock()
-				con := append([]string(nil), console...)
-				mu.Unlock()
+				col.mu.Lock()
+				con := append([]string(nil), col.console...)
+				col.mu.Unlock()
 				m, err := r.snap.save(ctx, vm, bootPhase.Duration, con)
-				if err != nil {
+				switch {
+				case err != nil && vmCtx.Err() != nil:
+					// The VM was stopped meanwhile: nothing to say.
+				case err != nil:
 					r.logf("VM %q: saving the VM state failed, later VMs boot: %v", name, err)
-				} else {
+				default:
 					r.addPhase(report.Phase{Name: "save:" + name, Duration: m.Save, Note: fmt.Sprintf("VM state %s, %.0f MiB", m.Key, float64(m.Size)/(1<<20))})
 				}
 			}
@@ -961,7 +812,10 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 	}
 	res := vm.Wait()
 	stopped := time.Now()
-	mu.Lock()
+	col.mu.Lock()
+	hello, exited, firstSpec, lastSpec, guestUptime := col.hello, col.exited, col.firstSpec, col.lastSpec, col.guestUptime
+	ginkgo, kmsg := col.ginkgo, col.kmsg
+	col.mu.Unlock()
 	if bootPhase.Name != "" {
 		r.addPhase(bootPhase)
 		if strings.HasPrefix(bootPhase.Name, "boot:") && guestUptime > 0 && guestUptime < bootPhase.Duration {
@@ -976,15 +830,21 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, k *kernel.Kernel, img 
 			r.addPhase(report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit (report, kernel log, power-off)"})
 		}
 	}
-	mu.Unlock()
 	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
 	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode, Deadline: timeout, Interrupted: interruption(ctx)}
+	if stoppedEarly(ctx) && !res.TimedOut {
+		// The VM ended by itself before the run stopped the others.
+		end.Interrupted = ""
+	}
+	if why, ok := wedged.Load().(string); ok && res.TimedOut && ctx.Err() == nil {
+		end.Wedged = why
+		r.logf("VM %q stopped: %s", name, why)
+	}
 	if res.EventErr != nil {
 		end.EventErr = res.EventErr.Error()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	v := verdict.Decide(verdict.Input{Events: events, Console: console, End: end, Find: c.Find, Known: known, Planned: planned})
+	v := verdict.Decide(col.input(end, planned))
+	console := col.input(end, nil).Console
 	if restored != nil {
 		// The boot's console lines were printed before the save: keep
 		// them in the report, marked.

@@ -75,6 +75,21 @@ type Judge struct {
 	BadIf *regexp.Regexp
 }
 
+// Counts reports whether a bad outcome of the spec (or other thing) name,
+// with the kernel splats charged to it, counts: it matches the signature
+// by name or by a splat's title, or there is no signature.
+func (j Judge) Counts(name string, splats []verdict.Splat) bool {
+	if j.BadIf == nil || j.BadIf.MatchString(name) {
+		return true
+	}
+	for _, sp := range splats {
+		if j.BadIf.MatchString(sp.Title) {
+			return true
+		}
+	}
+	return false
+}
+
 // badOutcome is one bad thing an attempt saw.
 type badOutcome struct {
 	text    string

@@ -170,7 +170,11 @@ type Options struct {
 	Judge               Judge
 	// StopOnBad ends the series at the first bad commit.
 	StopOnBad bool
-	Debug     bool
+	// Commit, when not 0, tests only the Commit-th commit of the range
+	// (1 = the oldest), as a CI matrix job does; its row and report
+	// directory keep their number in the series.
+	Commit int
+	Debug  bool
 	// Out receives the per-commit progress and the table.
 	Out io.Writer
 }
@@ -185,6 +189,9 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Commit < 0 || o.Commit > len(commits) {
+		return nil, fmt.Errorf("%w: -commit %d: %s has %d commit(s)", ErrRange, o.Commit, o.Range, len(commits))
+	}
 	wt, unlock, err := Worktree(ctx, o.Tree, o.CacheDir)
 	if err != nil {
 		return nil, err
@@ -195,7 +202,13 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 		t.BadIf = o.Judge.BadIf.String()
 	}
 	fmt.Fprintf(o.Out, "zcsuite: series %s: %d commit(s), tested in the worktree %s\n", o.Range, len(commits), wt)
+	if o.Commit != 0 {
+		fmt.Fprintf(o.Out, "zcsuite: -commit %d: testing only %s\n", o.Commit, short(commits[o.Commit-1].SHA))
+	}
 	for i, c := range commits {
+		if o.Commit != 0 && i+1 != o.Commit {
+			continue
+		}
 		if ctx.Err() != nil {
 			t.Stopped = "interrupted"
 			break

@@ -137,4 +137,20 @@ func TestRun(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("worktrees in the cache: %v", wts)
 	}
+
+	// One commit of the series, as a CI matrix job tests it: its row and
+	// report directory keep their number in the series.
+	built = nil
+	opts.StopOnBad, opts.Commit = false, 2
+	tb, err = Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Rows) != 1 || tb.Rows[0].Commit != shas[2] || tb.Rows[0].Index != 2 || strings.Join(built, ",") != "broken" || tb.Verdict != Bad {
+		t.Fatalf("-commit 2: rows %+v built %v verdict %s", tb.Rows, built, tb.Verdict)
+	}
+	opts.Commit = 5
+	if _, err := Run(context.Background(), opts); !errors.Is(err, ErrRange) {
+		t.Errorf("-commit 5 of 4: %v", err)
+	}
 }

@@ -54,6 +54,9 @@ const (
 type Splat struct {
 	Title string `json:"title"`
 	Fatal bool   `json:"fatal,omitempty"`
+	// HungTask is set for the hung-task detector's report ("blocked for
+	// more than N seconds"), which is how a wedged kernel shows.
+	HungTask bool `json:"hung_task,omitempty"`
 }
 
 // SplatFinder scans log lines (timestamps already stripped) for kernel
@@ -85,6 +88,9 @@ type VMEnd struct {
 	// signal): what was running then and what came after did not run,
 	// which says nothing about the kernel.
 	Interrupted string
+	// Wedged says how the wedge a spec declared showed when the host
+	// stopped the VM for it (see vmevent.Event.ExpectedWedge).
+	Wedged string
 }
 
 // GuestDeadlineCode is the guest suite's exit code when it was stopped at
@@ -94,7 +100,7 @@ const GuestDeadlineCode = vmevent.GuestDeadlineCode
 // HitDeadline reports whether the VM was stopped by its deadline (the
 // guest's timer or, failing that, the host's) rather than by a signal.
 func (e VMEnd) HitDeadline() bool {
-	if e.Interrupted != "" {
+	if e.Interrupted != "" || e.Wedged != "" {
 		return false
 	}
 	return (e.SawDone && e.GuestCode == GuestDeadlineCode) || (!e.SawDone && e.TimedOut)
@@ -167,6 +173,11 @@ const FeatureAbsentPrefix = "FUSE over io_uring is absent from this kernel: "
 
 var markerRE = regexp.MustCompile(`^zcsuite: spec-(start|end) ([0-9]+)\b`)
 
+// MarkerRE matches the kmsg markers by which the guest brackets each spec
+// ("zcsuite: spec-start N ..." and "zcsuite: spec-end N ..."): the kernel
+// log between them is the spec's span.
+var MarkerRE = markerRE
+
 // Decide computes the verdicts.
 func Decide(in Input) *Run {
 	run := &Run{}
@@ -177,6 +188,9 @@ func Decide(in Input) *Run {
 	// Kernel log spans, from the kmsg events and our markers.
 	spans := map[int][]string{}
 	var outside []string
+	// afterWedge is the kernel log outside any spec once a spec declared
+	// that it wedges the kernel: hung tasks there are that damage.
+	var afterWedge, wedgeSigns []string
 	cur := 0
 	known := map[string]Expectation{}
 	for _, k := range in.Known {
@@ -222,9 +236,12 @@ func Decide(in Input) *Run {
 				}
 				continue
 			}
-			if cur != 0 {
+			switch {
+			case cur != 0:
 				spans[cur] = append(spans[cur], e.Text)
-			} else {
+			case wedge != "":
+				afterWedge = append(afterWedge, e.Text)
+			default:
 				outside = append(outside, e.Text)
 			}
 		}
@@ -236,6 +253,13 @@ func Decide(in Input) *Run {
 			}
 		}
 		run.Outside = in.Find(outside)
+		for _, sp := range in.Find(afterWedge) {
+			if sp.HungTask {
+				wedgeSigns = append(wedgeSigns, sp.Title)
+			} else {
+				run.Outside = append(run.Outside, sp)
+			}
+		}
 	}
 
 	// How the VM ended decides the spec that was running.
@@ -247,6 +271,8 @@ func Decide(in Input) *Run {
 	case in.End.SawDone && in.End.GuestCode == GuestDeadlineCode:
 		endOutcome, endReason = Hang, "still running when the guest suite hit "+in.End.deadline()+" (task dump in kmsg.log)"
 	case in.End.SawDone:
+	case in.End.Wedged != "":
+		endOutcome, endReason = Hang, "the host stopped the VM once the wedge its last spec declared showed: "+in.End.Wedged
 	case in.End.TimedOut:
 		endOutcome, endReason = Hang, "the VM stopped responding and was killed at "+in.End.deadline()
 	default:
@@ -273,6 +299,14 @@ func Decide(in Input) *Run {
 		// the suite hanging afterwards is that damage, not a new failure.
 		run.Note = "the guest suite hung after a spec that wedges the kernel on purpose: " + wedge
 		endOutcome, endReason = "", ""
+	}
+	if len(wedgeSigns) > 0 {
+		note := "hung-task reports after the spec that wedges the kernel on purpose: " + strings.Join(wedgeSigns, "; ")
+		if run.Note == "" {
+			run.Note = note + " (" + wedge + ")"
+		} else {
+			run.Note += "; " + note
+		}
 	}
 
 	for _, seq := range order {

@@ -259,7 +259,7 @@ var _ = Describe("ABI profile", Label(labels.Env), prioBasics, func() {
 		if features.AtLeast(kernelRelease(), features.BufPool.Since) && !kmbufHere {
 			Expect(auto.why).To(ContainSubstring("states the 7.46 buffer-pool ABI"), "kernel %s", kernelRelease())
 		}
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// catches: a probe that changes the kernel it asks (a BPF filter or a
 	// provided-buffer ring left behind, a leaked descriptor or mapping) or
@@ -326,5 +326,5 @@ var _ = Describe("ABI profile", Label(labels.Env), prioBasics, func() {
 			}
 			Expect(skip).To(HavePrefix(vmevent.ABIGatePrefix), "the host recognises a gate skip by its prefix")
 		}
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 })

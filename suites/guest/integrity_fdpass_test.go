@@ -25,7 +25,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 )
 
 // fdpassEnv makes this test binary, started again by fdpassStart, an
@@ -43,7 +43,7 @@ func init() {
 }
 
 // fdpassChild is the server process: it receives the mounted /dev/fuse
-// descriptor over the socket it inherited as ringthread.ChildFD, runs
+// descriptor over the socket it inherited as rawring.ChildFD, runs
 // zcserver.Start on it, says so on w, and serves until the spec closes its
 // end of the socket. Lines on w:
 //
@@ -60,7 +60,7 @@ func fdpassChild(spec string, w io.Writer) int {
 		fmt.Fprintf(os.Stderr, "bad %s %q: %v\n", fdpassEnv, spec, err)
 		return 2
 	}
-	f := os.NewFile(ringthread.ChildFD, "socket")
+	f := os.NewFile(rawring.ChildFD, "socket")
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -69,7 +69,7 @@ func fdpassChild(spec string, w io.Writer) int {
 	}
 	conn, ok := c.(*net.UnixConn)
 	if !ok {
-		fmt.Fprintf(os.Stderr, "descriptor %d is a %T, not a unix socket\n", ringthread.ChildFD, c)
+		fmt.Fprintf(os.Stderr, "descriptor %d is a %T, not a unix socket\n", rawring.ChildFD, c)
 		return 1
 	}
 	fd, err := zcserver.ReceiveFD(conn)
@@ -151,7 +151,7 @@ func fdpassStart(ctx context.Context, mode zcserver.Mode) *fdpassProc {
 	p.conn = c.(*net.UnixConn)
 	DeferCleanup(func() { p.conn.Close() })
 
-	cmd, child, err := ringthread.CommandAs(ctx, "/proc/self/exe", nobody, nobody, pair[1])
+	cmd, child, err := rawring.CommandAs(ctx, "/proc/self/exe", nobody, nobody, pair[1])
 	unix.Close(pair[1])
 	Expect(err).NotTo(HaveOccurred())
 	defer child.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -91,10 +90,10 @@ func integSlowPath(ctx context.Context, srv *zcserver.Server) {
 var _ = Describe("slow path", Label(labels.Integrity, labels.ABIUpstream), func() {
 	var queueEntries, poolEntries []TableEntry
 	for _, m := range integRingModes {
-		queueEntries = append(queueEntries, Entry(m.String(), Label(m.String()), SpecTimeout(3*time.Minute), m))
+		queueEntries = append(queueEntries, Entry(m.String(), Label(m.String()), SpecTimeout(maxSpecTimeout), m))
 	}
 	for _, m := range integPoolModes {
-		poolEntries = append(poolEntries, Entry(m.String(), Label(m.String()), SpecTimeout(3*time.Minute), m))
+		poolEntries = append(poolEntries, Entry(m.String(), Label(m.String()), SpecTimeout(maxSpecTimeout), m))
 	}
 
 	// ABI doc §4.b: depth is the number of REGISTERed entries; a request

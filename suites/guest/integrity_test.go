@@ -277,7 +277,7 @@ var _ = Describe("data integrity", Label(labels.Integrity, labels.ABIUpstream), 
 	var entries []TableEntry
 	for _, m := range integModes {
 		for _, sc := range integScenarios {
-			entries = append(entries, Entry(fmt.Sprintf("%s: %s", m, sc.name), Label(m.String()), SpecTimeout(4*time.Minute), m, sc))
+			entries = append(entries, Entry(fmt.Sprintf("%s: %s", m, sc.name), Label(m.String()), SpecTimeout(maxSpecTimeout), m, sc))
 		}
 	}
 

@@ -116,7 +116,7 @@ var _ = Describe("zero copy", Label(labels.Integrity, labels.ABIUpstream, zcserv
 		Expect(after.Ring.DataOpErrors).To(BeZero())
 		AddReportEntry("zero-copy-file", fmt.Sprintf("%d WRITE and %d READ requests zero-copied, %d and %d bytes through the slots",
 			zcWrites, zcReads, after.ZeroCopyWriteBytes-before.ZeroCopyWriteBytes, after.ZeroCopyReadBytes-before.ZeroCopyReadBytes))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// ABI doc §4.2: without FOPEN_IO_URING_ZERO_COPY the same queue copies.
 	// catches: zero copy applied to files that did not opt in.
@@ -138,5 +138,5 @@ var _ = Describe("zero copy", Label(labels.Integrity, labels.ABIUpstream, zcserv
 		Expect(after.ZeroCopyWriteBytes + after.ZeroCopyReadBytes - before.ZeroCopyWriteBytes - before.ZeroCopyReadBytes).To(BeZero())
 		Expect(after.CopiedWriteBytes - before.CopiedWriteBytes).To(BeEquivalentTo(written))
 		Expect(after.CopiedReadBytes - before.CopiedReadBytes).To(BeEquivalentTo(read))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 })

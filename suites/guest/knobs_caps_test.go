@@ -73,7 +73,7 @@ var _ = Describe("fault knobs: credentials", Label(labels.Integrity, labels.ABIU
 		_, err := integTryStart(ctx, zcConfig(zcserver.FaultKnobs{DropCapSysAdminBefore: linux73.FUSE_IO_URING_CMD_ADD_QUEUE}))
 		Expect(err).To(MatchError(unix.EPERM))
 		Expect(err).To(MatchError(zcserver.ErrRingSetup))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// ABI doc §4.a: a registered personality overrides the submitter's
 	// credentials.
@@ -89,7 +89,7 @@ var _ = Describe("fault knobs: credentials", Label(labels.Integrity, labels.ABIU
 		Expect(err).NotTo(HaveOccurred())
 		Expect(eff&knobCapSysAdmin).To(BeZero(), "the ring thread dropped CAP_SYS_ADMIN (CapEff %#x)", eff)
 		Expect(knobZCWrite(srv)).To(BeNumerically(">", 0), "zero-copy queues work through the personality")
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// catches: the Personality knob registering the thread's current
 	// credentials instead of the dropped ones.
@@ -99,7 +99,7 @@ var _ = Describe("fault knobs: credentials", Label(labels.Integrity, labels.ABIU
 
 		_, err := integTryStart(ctx, zcConfig(zcserver.FaultKnobs{Personality: zcserver.PersonalityDropped}))
 		Expect(err).To(MatchError(unix.EPERM))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// ABI doc §4.a: the check is the credentials of the process issuing
 	// the command; an fd handed to another uid does not carry the
@@ -123,7 +123,7 @@ var _ = Describe("fault knobs: credentials", Label(labels.Integrity, labels.ABIU
 		Expect(res.CapEff).To(BeZero())
 		Expect(res.Errs[0]).To(MatchError(unix.EPERM), "zero-copy ADD_QUEUE as uid 65534")
 		Expect(res.Errs[1]).To(MatchError(unix.EEXIST), "plain ADD_QUEUE as uid 65534 passes the capability check and finds the queue")
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// catches: RingDriver.DropCapSysAdmin acting on the wrong thread (the
 	// spec's own thread must stay capable) or not being undone by Raise.

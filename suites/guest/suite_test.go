@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -27,7 +29,23 @@ var (
 	expectRelease = flag.String("zcsuite.expect-release", "", "kernel release the host booted (uname -r must match)")
 	kernelSpec    = flag.String("zcsuite.kernel", "", "the kernel argument the host resolved (for reports)")
 	specSet       = flag.String(vmevent.SpecSetFlag, "", "run exactly the specs of this spec set (vmevent.EncodeSpecSet); a VM's repro command passes it where the VM got a focus regexp too long for the kernel command line")
+	// failSpec is a test of the harness, not of the kernel: the host
+	// passes it only when its test knob ZCSUITE_TEST_FAIL_SPEC is set
+	// (.ci/faults.sh proves -fail-fast with it on a healthy kernel).
+	failSpec = flag.String(vmevent.FailSpecFlag, "", "test of the harness only: fail every spec whose full text matches this regexp, on purpose")
 )
+
+// failOnPurpose fails the spec when -zcsuite.fail-spec selects it.
+var _ = BeforeEach(func() {
+	if *failSpec == "" {
+		return
+	}
+	re, err := regexp.Compile(*failSpec)
+	Expect(err).NotTo(HaveOccurred(), "-%s", vmevent.FailSpecFlag)
+	if re.MatchString(CurrentSpecReport().FullText()) {
+		Fail(fmt.Sprintf("failed on purpose by -%s=%q (a test of the harness, not a verdict on the kernel)", vmevent.FailSpecFlag, *failSpec))
+	}
+})
 
 func TestGuest(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -93,6 +111,13 @@ var (
 	prioBasics = SpecPriority(2)
 	prioEdge   = SpecPriority(1)
 )
+
+// maxSpecTimeout is the longest any spec may run (the benchmark aside).
+// The slowest spec takes under 5 s under TCG on a quiet host, so this
+// leaves room for a debug kernel on a loaded one; and it bounds a run on
+// a kernel whose ring leaves a request unanswered: the host stops waiting
+// on such a kernel at the first spec that times out (harness/runner).
+const maxSpecTimeout = 90 * time.Second
 
 // ReportEntryExpectedSplat is the report entry name by which a spec declares
 // a kernel splat it provokes on purpose; the host does not fail the spec for

@@ -2,12 +2,14 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zcsuite/zcsuite/harness/runner"
 )
@@ -31,6 +33,40 @@ func BenchmarkTimeToVerdict(b *testing.B) {
 	}
 	b.StopTimer()
 	reportPhases(b, phases)
+}
+
+// BenchmarkTimeToVerdictRatio measures a full warm verdict against a bare
+// boot of the same kernel on the same machine (an init that says hello and
+// powers off, runner.BareBoot), both in each iteration, and reports their
+// ratio: the target is at most 2.5, and a ratio measured in one run holds
+// on any machine, loaded or not. The load average at the end is reported
+// beside it (load-1m).
+//
+//	go test ./suites/host -run '^$' -bench 'TimeToVerdictRatio$' -benchtime 3x -args -kernel=debian:7.3-cloud
+func BenchmarkTimeToVerdictRatio(b *testing.B) {
+	cache := runner.DefaultCacheDir()
+	run(b, cache) // warm the caches
+	var bare, full float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := runner.BareBoot(context.Background(), runner.WithKernel(*zc.Kernel), runner.WithCacheDir(cache))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bare += d.Seconds()
+		t0 := time.Now()
+		run(b, cache)
+		full += time.Since(t0).Seconds()
+	}
+	b.StopTimer()
+	b.ReportMetric(bare/float64(b.N), "bare-boot-s/op")
+	b.ReportMetric(full/float64(b.N), "verdict-s/op")
+	b.ReportMetric(full/bare, "verdict/bare-boot")
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		var one float64
+		fmt.Sscan(string(l), &one)
+		b.ReportMetric(one, "load-1m")
+	}
 }
 
 // BenchmarkTimeToVerdictCold measures a full run from an empty zcsuite

@@ -1,7 +1,9 @@
 package vmevent
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -29,10 +31,43 @@ type GuestConfig struct {
 	// HungTaskSec, when non-zero, is written to
 	// /proc/sys/kernel/hung_task_timeout_secs.
 	HungTaskSec int `json:"h,omitempty"`
+	// GoTests are plain Go test binaries in the initramfs (ServerTests)
+	// that the init runs after the guest suite, each top-level test
+	// reported as a spec named "<binary>: <TestName>" (GoTestSpec).
+	GoTests []string `json:"g,omitempty"`
 	// HostUnixNano is the host's wall clock when it sent the config over
 	// the port (ModePort); the guest sets its clock from it, since a guest
 	// restored from a snapshot wakes up with the snapshot's time.
 	HostUnixNano int64 `json:"n,omitempty"`
+	// Verdict makes the guest decide every spec's final verdict itself
+	// and print it on the console (GuestVerdict), for a lab that runs no
+	// zcsuite host (a LAVA job). The known issues it applies are read
+	// from KnownPath when the image carries that file.
+	Verdict bool `json:"v,omitempty"`
+}
+
+// KnownPath is where an image made for a lab carries the known kernel
+// issues that apply to its kernel, a JSON list of
+// {"Spec", "Reason", "Outcome"} (verdict.Expectation).
+const KnownPath = "/zcsuite/known.json"
+
+// Lines of a guest that decides its own verdicts (GuestConfig.Verdict), on
+// the console: ResultsStart, then one ResultPrefix line per spec
+// ("zcsuite-result: OUTCOME zc-ID spec full text", ID from ResultID), the
+// KTAP report, then ResultsEnd with the exit code.
+const (
+	ResultsStart = "zcsuite-results-start"
+	ResultPrefix = "zcsuite-result: "
+	ResultsEnd   = "zcsuite-results-end"
+)
+
+// ResultID names a spec in a lab's results: "zc-" and the first 12 hex
+// digits of the sha256 of its full text. A reader that matches on what the
+// console delivered so far (LAVA's) sees a whole ID or none, where a long
+// spec name may arrive in pieces.
+func ResultID(spec string) string {
+	h := sha256.Sum256([]byte(spec))
+	return "zc-" + hex.EncodeToString(h[:6])
 }
 
 // Modes of the guest init.

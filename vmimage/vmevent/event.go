@@ -58,6 +58,12 @@ const DoneAck = "zcsuite-done-ack\n"
 // events) when it was stopped at its deadline.
 const GuestDeadlineCode = 124
 
+// FailSpecFlag is the guest binary's flag that fails the specs whose full
+// text matches its regexp, on purpose: a test of the harness (the host
+// passes it only for its ZCSUITE_TEST_FAIL_SPEC knob), never set in a
+// normal run.
+const FailSpecFlag = "zcsuite.fail-spec"
+
 // DoneAckWait bounds the guest's wait for DoneAck.
 const DoneAckWait = 2 * time.Minute
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 )
 
 // ABIFamily is which FUSE-over-io_uring ABI a kernel speaks.
@@ -40,7 +40,7 @@ func (f ABIFamily) String() string {
 // contradict each other, or a probe is itself broken, it returns an error,
 // and the caller must fail rather than pick a profile. why is a one-line
 // account for reports.
-func ResolveABI(in protocol.InitInfo, kmbufErr error) (fam ABIFamily, why string, err error) {
+func ResolveABI(in fuseabi.InitInfo, kmbufErr error) (fam ABIFamily, why string, err error) {
 	if in.KernelMajor != 7 {
 		return ABIUnknown, "", fmt.Errorf("features: INIT major %d: no FUSE INIT was recorded", in.KernelMajor)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
-	"github.com/zcsuite/zcsuite/zcserver/protocol"
 )
 
 // ErrNotSupported marks a feature the kernel does not have.
@@ -43,7 +42,7 @@ func (e *NotSupportedError) Error() string {
 func (e *NotSupportedError) Unwrap() error { return ErrNotSupported }
 
 // HaveIOURing probes FUSE-over-io_uring from an INIT exchange.
-func HaveIOURing(in protocol.InitInfo) error {
+func HaveIOURing(in fuseabi.InitInfo) error {
 	if in.KernelMajor != 7 {
 		return fmt.Errorf("features: INIT major %d is not 7: the exchange is not a FUSE INIT", in.KernelMajor)
 	}
@@ -56,7 +55,7 @@ func HaveIOURing(in protocol.InitInfo) error {
 // HaveBufPool probes the 7.46 buffer-pool / zero-copy ABI. The two facts
 // the kernel states (minor >= 46 and flags2 bit 11) must agree; if they do
 // not, the kernel contradicts itself and that is an error, not an absence.
-func HaveBufPool(in protocol.InitInfo) error {
+func HaveBufPool(in fuseabi.InitInfo) error {
 	if err := HaveIOURing(in); err != nil {
 		return err
 	}

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 )
 
 func TestHaveBufPool(t *testing.T) {
-	k73 := protocol.InitInfo{KernelMajor: 7, KernelMinor: 46, KernelFlags2: 0xfff}
-	k72 := protocol.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0x7ff}
-	off := protocol.InitInfo{KernelMajor: 7, KernelMinor: 46, KernelFlags2: 0x5ff}
-	odd := protocol.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0xfff}
+	k73 := fuseabi.InitInfo{KernelMajor: 7, KernelMinor: 46, KernelFlags2: 0xfff}
+	k72 := fuseabi.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0x7ff}
+	off := fuseabi.InitInfo{KernelMajor: 7, KernelMinor: 46, KernelFlags2: 0x5ff}
+	odd := fuseabi.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0xfff}
 	if err := HaveBufPool(k73); err != nil {
 		t.Fatalf("7.3: %v", err)
 	}
@@ -24,13 +24,13 @@ func TestHaveBufPool(t *testing.T) {
 	if err := HaveBufPool(odd); err == nil || errors.Is(err, ErrNotSupported) {
 		t.Fatalf("self-contradicting kernel must be a probe error, got %v", err)
 	}
-	if err := HaveIOURing(protocol.InitInfo{}); err == nil || errors.Is(err, ErrNotSupported) {
+	if err := HaveIOURing(fuseabi.InitInfo{}); err == nil || errors.Is(err, ErrNotSupported) {
 		t.Fatalf("empty exchange must be a probe error, got %v", err)
 	}
 }
 
 func TestRequireOnRelease(t *testing.T) {
-	absent := HaveBufPool(protocol.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0x7ff})
+	absent := HaveBufPool(fuseabi.InitInfo{KernelMajor: 7, KernelMinor: 45, KernelFlags2: 0x7ff})
 	if err := RequireOnRelease(absent, "7.2.13+deb14-cloud-amd64"); !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("7.2: absence should stay a skip, got %v", err)
 	}

@@ -5,27 +5,20 @@ import (
 	"errors"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
-// Errors of a Ring (those of package ringthread, which owns the thread).
+// Errors of a Ring (those of package rawring, which owns the thread).
 var (
 	// ErrClosed: the Ring was closed, or its thread ended.
-	ErrClosed = ringthread.ErrClosed
+	ErrClosed = rawring.ErrClosed
 	// ErrStopped: Serve's until channel closed while waiting for a request.
-	ErrStopped = ringthread.ErrStopped
+	ErrStopped = rawring.ErrStopped
 	// ErrStuck: the ring thread did not come back after a cancellation or
 	// Close (the kernel may have killed it, or it waits in a system call
 	// nothing wakes).
-	ErrStuck = ringthread.ErrStuck
-)
-
-// user_data of the SQEs: entries carry entryTag|index (REGISTER and
-// COMMIT_AND_FETCH); other SQEs and the wake-up CQE use ringthread's tags.
-const (
-	entryTag = ringthread.UserDataEntry
-	tagMask  = ringthread.UserDataKind
+	ErrStuck = rawring.ErrStuck
 )
 
 // Config configures Start.
@@ -38,10 +31,10 @@ type Config struct {
 
 // Ring is one io_uring instance (SQE128) carrying the FUSE commands of one
 // queue of a /dev/fuse connection, owned by a dedicated, locked OS thread
-// (package ringthread). Its methods may be called from any goroutine; the
+// (package rawring). Its methods may be called from any goroutine; the
 // work runs on the thread (Do).
 type Ring struct {
-	rt *ringthread.Ring
+	rt *rawring.Ring
 	t  *Thread // set on the ring thread by Start, used only there
 }
 
@@ -52,13 +45,14 @@ func Start(devFD int, cfg Config) (*Ring, error) {
 		return nil, errors.New("kmbufring: Config.Profile is not set")
 	}
 	r := &Ring{}
-	rt, err := ringthread.Start(ringthread.Config{
+	rt, err := rawring.Start(rawring.Config{
 		Name:     "kmbufring",
 		Entries:  cfg.Entries,
 		Options:  []uring.Option{uring.WithSQE128()},
 		Populate: true,
-		Setup: func(th *ringthread.Thread) error {
+		Setup: func(th *rawring.Thread) error {
 			r.t = &Thread{r: r, th: th, ring: th.Uring(), fd: int32(devFD), Profile: cfg.Profile, scratch: -1}
+			r.t.Machine = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
 			return nil
 		},
 		// The instance is closed first: the kernel ends the waiting
@@ -77,10 +71,7 @@ func Start(devFD int, cfg Config) (*Ring, error) {
 // error); if it does not come back within a grace period Do returns
 // ErrStuck. fn must not use Gomega: return errors instead.
 func (r *Ring) Do(ctx context.Context, fn func(*Thread) error) error {
-	return r.rt.Do(ctx, func(ctx context.Context) error {
-		r.t.ctx = ctx
-		return fn(r.t)
-	})
+	return r.rt.Do(ctx, func(context.Context) error { return fn(r.t) })
 }
 
 // Close ends the ring thread and closes the io_uring instance: the kernel

@@ -1,7 +1,6 @@
 package kmbufring
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"unsafe"
@@ -9,20 +8,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // Thread is the ring thread's view of a Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
-	r       *Ring
-	th      *ringthread.Thread // CQE stash, fixed I/O, credentials
-	ring    *uring.Ring
-	fd      int32
-	ctx     context.Context
-	ents    []*Entry
-	Profile kmbuf.Profile
+	r                                    *Ring
+	th                                   *rawring.Thread // CQE stash, fixed I/O, credentials
+	ring                                 *uring.Ring
+	fd                                   int32
+	*rawring.Machine[*Entry, CommitArgs] // the entry state machine
+	Profile                              kmbuf.Profile
 
 	// The kmbuf ring at bgid 0 (RegisterKmbuf).
 	bufs    []byte
@@ -38,7 +36,7 @@ type Thread struct {
 	scratchOut []byte
 }
 
-// release runs when the thread ends, after ringthread closed the io_uring
+// release runs when the thread ends, after rawring closed the io_uring
 // instance (the kernel ended the waiting commands and freed the kmbuf
 // ring): it unmaps the kmbuf buffers and closes the scratch memfd.
 func (t *Thread) release() {
@@ -153,14 +151,7 @@ func (t *Thread) FixedSQE(read bool, fd int, bufOff uint64, n uint32, fileOff ui
 // the CQE's errno (EFAULT: nothing, or a buffer of the wrong direction,
 // in the slot).
 func (t *Thread) Fixed(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (int, error) {
-	return t.th.Fixed(t.ctx, read, fd, bufOff, n, fileOff, slot)
-}
-
-// wait returns the first CQE, stashed or arriving, that match accepts. It
-// returns the Do context's error once it ended and, when soft is set,
-// ErrStopped once Serve's until channel closed.
-func (t *Thread) wait(match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
-	return t.th.Wait(t.ctx, match, soft)
+	return t.th.Fixed(t.th.Ctx(), read, fd, bufOff, n, fileOff, slot)
 }
 
 // Scratch returns the thread's scratch memfd (created on first use) and a

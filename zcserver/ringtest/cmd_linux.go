@@ -1,36 +1,24 @@
 package ringtest
 
 import (
-	"context"
 	"fmt"
 	"runtime"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
-)
-
-// user_data layout: entries carry entryTag|id (their REGISTER and COMMIT
-// SQEs); every other SQE and the wake-up CQE use ringthread's tags.
-const (
-	entryTag = ringthread.UserDataEntry
-	tagMask  = ringthread.UserDataKind
 )
 
 // Thread is the ring thread's view of the Ring. Its methods may only be
 // called inside a Do callback.
 type Thread struct {
-	r     *Ring
-	th    *ringthread.Thread // CQE stash, fixed I/O, credentials
-	ring  *uring.Ring
-	fd    int32
-	slots uint32
-	ctx   context.Context
-	ents  []*Entry
-	pools map[uint16]*Pool
+	r                                    *Ring
+	th                                   *rawring.Thread // CQE stash, fixed I/O, credentials
+	ring                                 *uring.Ring
+	fd                                   int32
+	slots                                uint32
+	*rawring.Machine[*Entry, CommitArgs] // the entry state machine
+	pools                                map[uint16]*Pool
 }
 
 // Uring returns the io_uring instance, for SQEs this package has no helper
@@ -43,49 +31,17 @@ func (t *Thread) Ring() *Ring { return t.r }
 // BufSlots is the size of the fixed-buffer table installed by Start.
 func (t *Thread) BufSlots() uint32 { return t.slots }
 
-// Cmd is one FUSE uring_cmd SQE. The zero value of each field is what a
-// well-formed command has; specs change single fields to break it.
-type Cmd struct {
-	Op  linux73.Cmd
-	Req linux73.CmdReq
-	// Fixed sets IORING_URING_CMD_FIXED with BufIndex as sqe.buf_index.
-	Fixed    bool
-	BufIndex uint16
-	// CmdFlags are further uring_cmd_flags bits (ABI doc §2.1).
-	CmdFlags uint32
-	// Iov is REGISTER's iovec array (sqe.addr); IovLen overrides sqe.len,
-	// which is len(Iov) otherwise.
-	Iov    []unix.Iovec
-	IovLen *uint32
-	// SQEFlags are IOSQE_* bits, e.g. IOSQE_ASYNC to punt to io-wq.
-	SQEFlags uint8
-	// Personality is a registered personality id (0: none).
-	Personality uint16
-}
+// Cmd is one FUSE uring_cmd SQE (linux73.Command). The zero value of
+// each field is what a well-formed command has; specs change single
+// fields to break it.
+type Cmd = linux73.Command
 
 // prep fills a fresh SQE with c.
 func (t *Thread) prep(c *Cmd, userData uint64) error {
-	sqe, err := t.ring.NextSQE()
-	if err != nil {
-		return fmt.Errorf("ringtest: %s: %w", c.Op, err)
+	if _, err := c.Put(t.ring, t.fd, userData); err != nil {
+		return fmt.Errorf("ringtest: %w", err)
 	}
-	sqe.PrepURingCmd(t.fd, uint32(c.Op))
-	sqe.UserData = userData
-	sqe.Flags = c.SQEFlags
-	sqe.Personality = c.Personality
-	sqe.OpFlags = c.CmdFlags
-	if c.Fixed {
-		sqe.OpFlags |= uring.IORING_URING_CMD_FIXED
-		sqe.BufIndex = c.BufIndex
-	}
-	if len(c.Iov) > 0 {
-		sqe.Addr = uint64(uintptr(unsafe.Pointer(&c.Iov[0])))
-		sqe.Len = uint32(len(c.Iov))
-	}
-	if c.IovLen != nil {
-		sqe.Len = *c.IovLen
-	}
-	return linux73.EncodeCmd(sqe.Cmd(), &c.Req)
+	return nil
 }
 
 // Exec submits one command that completes at once (ADD_QUEUE, ADD_BUFPOOL,
@@ -102,7 +58,7 @@ func (t *Thread) Exec(c Cmd) error {
 		return fmt.Errorf("ringtest: submit %s: %w", c.Op, err)
 	}
 	runtime.KeepAlive(c.Iov)
-	cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData == ud }, false)
+	cqe, err := t.th.Wait(t.th.Ctx(), func(q uring.CQE) bool { return q.UserData == ud }, false)
 	if err != nil {
 		return fmt.Errorf("ringtest: waiting for %s: %w", c.Op, err)
 	}
@@ -117,19 +73,12 @@ func (t *Thread) AddQueue(qid uint16, flags uint64) error {
 	return t.Exec(Cmd{Op: linux73.FUSE_IO_URING_CMD_ADD_QUEUE, Req: linux73.AddQueue(qid, flags)})
 }
 
-// wait returns the first CQE, stashed or arriving, that match accepts. It
-// returns ctx's error once ctx has ended (Do wakes the thread for that)
-// and, when soft is set, ErrStopped once Serve's until channel closed.
-func (t *Thread) wait(ctx context.Context, match func(uring.CQE) bool, soft bool) (uring.CQE, error) {
-	return t.th.Wait(ctx, match, soft)
-}
-
 // Fixed runs one READ_FIXED (read true) or WRITE_FIXED of n bytes between
 // fd at fileOff and offset bufOff of fixed-buffer slot, and returns the
 // CQE's byte count or errno. For a zero-copy slot bufOff is an offset from
 // 0 (ABI doc §4.4).
 func (t *Thread) Fixed(read bool, fd int, bufOff uint64, n uint32, fileOff uint64, slot uint16) (int, error) {
-	return t.th.Fixed(t.ctx, read, fd, bufOff, n, fileOff, slot)
+	return t.th.Fixed(t.th.Ctx(), read, fd, bufOff, n, fileOff, slot)
 }
 
 // FixedSQE prepares (without submitting) the SQE Fixed would submit, so a

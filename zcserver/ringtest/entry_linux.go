@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
-	"github.com/zcsuite/zcsuite/zcserver/uring"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 )
 
 // ErrNotHeld: the entry holds no delivered request.
@@ -58,15 +57,6 @@ func (t *Thread) AddBufpool(p *Pool) error {
 // Pool returns the pool the kernel accepted for qid, or nil.
 func (t *Thread) Pool(qid uint16) *Pool { return t.pools[qid] }
 
-type entState int
-
-const (
-	stateNew     entState = iota
-	stateWaiting          // the kernel holds its REGISTER or COMMIT SQE
-	stateHeld             // a delivered request waits for our COMMIT
-	stateGone             // its SQE completed with an error
-)
-
 // Entry is one ring entry: a header buffer (REGISTER iov[0]), in per-entry
 // mode a payload buffer (iov[1]), and its zero-copy slot. After Next
 // returns it, In and Ent describe the delivered request.
@@ -87,10 +77,9 @@ type Entry struct {
 	In  fuseabi.InHeader
 	Ent linux73.EntInOut
 
-	id    int
-	iov   []unix.Iovec
-	pool  *Pool
-	state entState
+	rawring.Slot // REGISTER order and state, kept by the ring's machine
+	iov          []unix.Iovec
+	pool         *Pool
 }
 
 // Hdr returns the entry's header buffer as the kernel's struct.
@@ -124,150 +113,17 @@ func (e *Entry) PayloadBuf() []byte {
 // Pool returns the pool of the entry's queue (nil in per-entry mode).
 func (e *Entry) Pool() *Pool { return e.pool }
 
-// Held reports whether the entry holds a delivered request.
-func (e *Entry) Held() bool { return e.state == stateHeld }
-
 // String names the entry and what it holds.
 func (e *Entry) String() string {
-	s := fmt.Sprintf("entry %d (qid %d", e.id, e.Qid)
-	if e.state == stateHeld {
+	s := fmt.Sprintf("entry %d (qid %d", e.Index(), e.Qid)
+	if e.Held() {
 		s += fmt.Sprintf(", holds %s unique %d", e.In.Opcode, e.In.Unique)
 	}
 	return s + ")"
 }
 
-// Register submits REGISTER for e. It returns the kernel's error when the
-// command is refused at once, and nil when the kernel keeps it (the
-// entry then waits for a request; REGISTER has no CQE on success, ABI doc
-// §3.3).
-func (t *Thread) Register(e *Entry) error {
-	iov := e.Iov
-	if iov == nil {
-		iov = make([]unix.Iovec, 2)
-		if len(e.Header) > 0 {
-			iov[0].Base = &e.Header[0]
-			iov[0].SetLen(len(e.Header))
-		}
-		if len(e.Payload) > 0 {
-			iov[1].Base = &e.Payload[0]
-			iov[1].SetLen(len(e.Payload))
-		}
-	}
-	e.iov = iov
-	e.id = len(t.ents)
-	e.pool = t.pools[e.Qid]
-	t.ents = append(t.ents, e)
-	ud := uint64(entryTag | e.id)
-	c := Cmd{
-		Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(e.Qid, e.ZCSlot),
-		Fixed: e.Fixed, BufIndex: e.BufIndex, Iov: iov, IovLen: e.IovLen,
-	}
-	if err := t.prep(&c, ud); err != nil {
-		return err
-	}
-	if _, err := t.ring.Submit(); err != nil {
-		return fmt.Errorf("ringtest: submit REGISTER: %w", err)
-	}
-	runtime.KeepAlive(iov)
-	e.state = stateWaiting
-	t.th.Reap()
-	if cqe, ok := t.th.Take(func(q uring.CQE) bool { return q.UserData == ud && q.Res < 0 }); ok {
-		e.state = stateGone
-		return fmt.Errorf("REGISTER qid %d: %w", e.Qid, cqe.Err())
-	}
-	return nil
-}
-
-// Ready returns the entries whose request has been delivered but not yet
-// taken by Next (it does not wait).
-func (t *Thread) Ready() []*Entry {
-	t.th.Reap()
-	var out []*Entry
-	for _, c := range t.th.Stashed() {
-		if c.UserData&tagMask == entryTag && c.Res >= 0 {
-			out = append(out, t.ents[c.UserData&^entryTag])
-		}
-	}
-	return out
-}
-
-// Next waits for the next request delivered to any waiting entry and
-// returns that entry, which now holds it. Inside Serve it returns
-// ErrStopped once Serve's until channel is closed. A waiting SQE that ends with an
-// error (-ENOTCONN at teardown, ABI doc §5.1) is returned as the entry and
-// an error matching the errno.
-func (t *Thread) Next() (*Entry, error) {
-	cqe, err := t.wait(t.ctx, func(q uring.CQE) bool { return q.UserData&tagMask == entryTag }, true)
-	if err != nil {
-		return nil, err
-	}
-	e := t.ents[cqe.UserData&^entryTag]
-	if err := cqe.Err(); err != nil {
-		e.state = stateGone
-		return e, fmt.Errorf("%v: %w", e, err)
-	}
-	e.state = stateHeld
-	h := e.Hdr()
-	if h == nil {
-		return e, fmt.Errorf("%v: delivered into a header buffer of %d bytes", e, len(e.Header))
-	}
-	e.In, _ = fuseabi.Load[fuseabi.InHeader](h.InOut[:])
-	e.Ent = h.Ent
-	return e, nil
-}
-
-// Answer computes the reply to e's request with h, as a zcserver ring
-// transport would: the payload is read from PayloadBuf (nothing for a
-// zero-copied WRITE), READ/WRITE data is copied through PayloadBuf or, for
-// a zero-copied request, moved with READ_FIXED/WRITE_FIXED on e.ZCSlot,
-// and the out-header and payload_sz are written into the entry's header.
-// It does not commit.
-func (t *Thread) Answer(e *Entry, h *protocol.Handler) (protocol.Reply, error) {
-	if e.state != stateHeld {
-		return protocol.Reply{}, fmt.Errorf("%v: %w", e, ErrNotHeld)
-	}
-	hdr := e.Hdr()
-	buf := e.PayloadBuf()
-	zc := e.ZeroCopy()
-	var payload []byte
-	if !(zc && e.In.Opcode == fuseabi.FUSE_WRITE) {
-		if int(e.Ent.PayloadSz) > len(buf) {
-			return protocol.Reply{}, fmt.Errorf("%v: payload_sz %d, payload buffer %d bytes", e, e.Ent.PayloadSz, len(buf))
-		}
-		payload = buf[:e.Ent.PayloadSz]
-	}
-	req, err := protocol.Decode(hdr.InOut[:], hdr.OpIn[:], payload)
-	if err != nil {
-		return protocol.Reply{}, fmt.Errorf("%v: %w", e, err)
-	}
-	req.ZeroCopy, req.Queue = zc, int(e.Qid)
-	rep := h.Dispatch(&req, buf)
-	if rep.Pending() {
-		d := rep.Data
-		var n int
-		var err error
-		switch {
-		case !zc:
-			n, err = d.Copy(buf)
-		case d.Len > 0:
-			n, err = t.Fixed(d.Kind == protocol.DataRead, d.Fd, 0, uint32(d.Len), uint64(d.Off), e.ZCSlot)
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return rep, err
-			}
-		}
-		rep = h.Finish(rep, n, err, zc, buf)
-	}
-	t.SetReply(e, rep.OutHeader(), uint32(rep.N))
-	return rep, nil
-}
-
-// SetReply writes a reply's out-header and payload_sz into e's header
-// buffer (the payload itself belongs in PayloadBuf or the zero-copy slot).
-func (t *Thread) SetReply(e *Entry, oh fuseabi.OutHeader, payloadSz uint32) {
-	h := e.Hdr()
-	fuseabi.Store(h.InOut[:], &oh)
-	h.Ent.PayloadSz = payloadSz
-}
+// Register, Next, Answer, SetReply, Commit, CommitWith and ServeUntil are the
+// ring's entry state machine (rawring.Machine, embedded in Thread).
 
 // CommitArgs are the fields of a COMMIT_AND_FETCH that a spec may get
 // wrong on purpose.
@@ -285,76 +141,12 @@ func (e *Entry) CommitArgs() CommitArgs {
 
 // Probe prepares one SQE that CommitWith places right after the COMMIT,
 // in the same io_uring_enter.
-type Probe func(*Thread) (*uring.SQE, error)
+type Probe = rawring.Probe
 
 // FixedProbe is a Probe doing READ_FIXED (read) or WRITE_FIXED of n bytes
 // at offset 0 of slot against fd at file offset 0.
 func FixedProbe(read bool, fd int, n uint32, slot uint16) Probe {
-	return func(t *Thread) (*uring.SQE, error) { return t.FixedSQE(read, fd, 0, n, 0, slot) }
-}
-
-// Commit commits e's reply with the correct fields; see CommitWith.
-func (t *Thread) Commit(e *Entry, probes ...Probe) ([]uring.CQE, error) {
-	return t.CommitWith(e, e.CommitArgs(), probes...)
-}
-
-// CommitWith submits COMMIT_AND_FETCH for e with a, followed by the probes'
-// SQEs in the same io_uring_enter, and returns the probes' CQEs in order.
-// When the kernel refuses the COMMIT at once (ABI doc §3.4) the error
-// matches its errno and e still holds its request; otherwise e waits for
-// its next request.
-func (t *Thread) CommitWith(e *Entry, a CommitArgs, probes ...Probe) ([]uring.CQE, error) {
-	if e.state != stateHeld {
-		return nil, fmt.Errorf("%v: %w", e, ErrNotHeld)
-	}
-	ud := uint64(entryTag | e.id)
-	c := Cmd{Op: linux73.FUSE_IO_URING_CMD_COMMIT_AND_FETCH, Req: linux73.CommitAndFetch(a.Qid, a.CommitID), Fixed: a.Fixed, BufIndex: a.BufIndex}
-	if err := t.prep(&c, ud); err != nil {
-		return nil, err
-	}
-	uds := make([]uint64, 0, len(probes))
-	for _, p := range probes {
-		sqe, err := p(t)
-		if err != nil {
-			return nil, err
-		}
-		uds = append(uds, sqe.UserData)
-	}
-	if _, err := t.ring.Submit(); err != nil {
-		return nil, fmt.Errorf("ringtest: submit COMMIT_AND_FETCH: %w", err)
-	}
-	e.state = stateWaiting
-	refused, out, err := t.th.CommitResults(t.ctx, ud, uds)
-	var commitErr error
-	if refused != nil {
-		e.state = stateHeld
-		commitErr = fmt.Errorf("COMMIT_AND_FETCH qid %d commit_id %d: %w", a.Qid, a.CommitID, refused.Err())
-	}
-	if err != nil {
-		return out, errors.Join(commitErr, err)
-	}
-	return out, commitErr
-}
-
-// ServeUntil answers (Answer + Commit) every delivered request until stop
-// returns true for one; that entry is returned still holding its request.
-// A nil stop serves until the context ends or a waiting SQE fails.
-func (t *Thread) ServeUntil(h *protocol.Handler, stop func(*Entry) bool) (*Entry, error) {
-	for {
-		e, err := t.Next()
-		if err != nil {
-			return e, err
-		}
-		if stop != nil && stop(e) {
-			return e, nil
-		}
-		if _, err := t.Answer(e, h); err != nil {
-			return e, err
-		}
-		if _, err := t.Commit(e); err != nil {
-			return e, err
-		}
-	}
+	return rawring.FixedProbe(read, fd, n, slot)
 }
 
 // Serve answers every request on the ring thread until until is closed
@@ -365,20 +157,12 @@ func (r *Ring) Serve(ctx context.Context, h *protocol.Handler, until <-chan stru
 }
 
 // ServeFunc is Serve calling seen for every request before answering it
-// (on the ring thread; seen must not block).
+// (on the ring thread; seen must not block). A Next after it returns waits
+// as usual (the stop ends with ServeFunc).
 func (r *Ring) ServeFunc(ctx context.Context, h *protocol.Handler, until <-chan struct{}, seen func(*Entry)) error {
-	defer r.rt.StopOn(until)()
-	err := r.Do(ctx, func(t *Thread) error {
-		_, err := t.ServeUntil(h, func(e *Entry) bool {
-			if seen != nil {
-				seen(e)
-			}
-			return false
-		})
-		return err
-	})
-	if errors.Is(err, ErrStopped) {
-		return nil
-	}
-	return err
+	return r.rt.Serve(ctx, until, func(context.Context) error { return r.t.Serve(h, seen) })
 }
+
+// Ready returns the entries whose request has been delivered but not yet
+// taken by Next (it does not wait).
+func (t *Thread) Ready() []*Entry { return t.Pending(false) }

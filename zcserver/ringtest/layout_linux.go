@@ -2,27 +2,27 @@ package ringtest
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
+	"github.com/zcsuite/zcsuite/zcserver/ringplan"
 )
 
-// Mode is how a Layout gives entries their payload buffers.
-type Mode int
+// Mode is how a Layout gives entries their payload buffers (ABI doc
+// §3.2, §3.3); ringplan defines it.
+type Mode = ringplan.Mode
 
-// Payload modes (ABI doc §3.2, §3.3).
+// Payload modes.
 const (
 	// PerEntry: each entry registers its own payload buffer (iov[1]); no
 	// ADD_QUEUE unless ZeroCopy, so it also works on Linux 7.2.
-	PerEntry Mode = iota
+	PerEntry = ringplan.PerEntry
 	// PoolMode: ADD_QUEUE + ADD_BUFPOOL; entries register {NULL, 0}.
-	PoolMode
+	PoolMode = ringplan.PoolMode
 	// RegisteredPool: as PoolMode, with the pool installed in slot
 	// PoolSlot(qid) and IORING_URING_CMD_FIXED on ADD_BUFPOOL, REGISTER and
 	// COMMIT.
-	RegisteredPool
+	RegisteredPool = ringplan.RegisteredPool
 )
 
 // Slot conventions of Layout in the fixed-buffer table.
@@ -48,48 +48,52 @@ type Layout struct {
 	Edit func(*Entry)
 }
 
+// plan is queue qid's part of l (ringplan.Plan): its zero-copy slots
+// follow those of the entries the ring already has, from ZCSlotBase, and a
+// registered pool sits in PoolSlot(qid).
+func (t *Thread) plan(qid uint16, l Layout) (ringplan.Queue, error) {
+	p, err := ringplan.Plan(ringplan.Input{
+		Qid: int(qid), Depth: max(l.Depth, 1), Mode: l.Mode, ZeroCopy: l.ZeroCopy,
+		AddQueue: l.Mode != PerEntry || l.ZeroCopy, PoolBufs: l.PoolBufs, BufSize: l.PayloadSz,
+		ZCBase: uint16(ZCSlotBase + len(t.Entries())), PoolSlot: PoolSlot(int(qid)),
+	})
+	if err != nil {
+		return p, fmt.Errorf("ringtest: layout of qid %d: %w", qid, err)
+	}
+	return p, nil
+}
+
 // Setup builds l: per qid ADD_QUEUE (pool modes or zero copy), the pool,
 // and Depth REGISTERed entries. It stops at the first refused command.
 func (t *Thread) Setup(l Layout) ([]*Entry, error) {
-	if l.Depth == 0 {
-		l.Depth = 1
-	}
-	if l.PoolBufs == 0 {
-		l.PoolBufs = l.Depth
-	}
-	if l.PayloadSz == 0 {
-		return nil, fmt.Errorf("ringtest: layout without PayloadSz")
-	}
 	var ents []*Entry
 	for q := range l.Queues {
-		qid := uint16(q)
-		if l.Mode != PerEntry || l.ZeroCopy {
-			var flags uint64
-			if l.ZeroCopy {
-				flags = linux73.FUSE_URING_ZERO_COPY
-			}
-			if err := t.AddQueue(qid, flags); err != nil {
+		p, err := t.plan(uint16(q), l)
+		if err != nil {
+			return ents, err
+		}
+		if p.AddQueue {
+			if err := t.AddQueue(p.Qid, p.AddQueueFlags); err != nil {
 				return ents, err
 			}
 		}
-		if l.Mode != PerEntry {
-			mem, err := t.r.Alloc(l.PoolBufs * int(l.PayloadSz))
+		if p.Pool {
+			mem, err := t.r.Alloc(p.PoolBufs * p.BufSize)
 			if err != nil {
 				return ents, err
 			}
-			p := &Pool{Qid: qid, Mem: mem, BufSize: l.PayloadSz}
-			if l.Mode == RegisteredPool {
-				p.Fixed, p.Slot = true, PoolSlot(q)
-				if _, err := t.ring.UpdateBuffers(uint32(p.Slot), [][]byte{mem}); err != nil {
+			pool := &Pool{Qid: p.Qid, Mem: mem, BufSize: uint32(p.BufSize), Fixed: p.PoolFixed, Slot: p.PoolIndex}
+			if p.PoolFixed {
+				if _, err := t.ring.UpdateBuffers(uint32(p.PoolSlot), [][]byte{mem}); err != nil {
 					return ents, err
 				}
 			}
-			if err := t.AddBufpool(p); err != nil {
+			if err := t.AddBufpool(pool); err != nil {
 				return ents, err
 			}
 		}
-		for range l.Depth {
-			e, err := t.NewEntry(qid, l)
+		for _, ep := range p.Entries {
+			e, err := t.newEntry(p.Qid, ep)
 			if err != nil {
 				return ents, err
 			}
@@ -109,21 +113,25 @@ func (t *Thread) Setup(l Layout) ([]*Entry, error) {
 // a one-page header buffer registered as 288 bytes, a payload buffer in
 // per-entry mode, the next zero-copy slot, FIXED for a registered pool.
 func (t *Thread) NewEntry(qid uint16, l Layout) (*Entry, error) {
+	l.Depth = 1
+	p, err := t.plan(qid, l)
+	if err != nil {
+		return nil, err
+	}
+	return t.newEntry(qid, p.Entries[0])
+}
+
+// newEntry allocates the entry ep plans.
+func (t *Thread) newEntry(qid uint16, ep ringplan.Entry) (*Entry, error) {
 	hdr, err := t.r.Alloc(linux73.SizeofReqHeader)
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{Qid: qid, Header: hdr}
-	if l.Mode == PerEntry {
-		if e.Payload, err = t.r.Alloc(int(l.PayloadSz)); err != nil {
+	e := &Entry{Qid: qid, Header: hdr, ZCSlot: ep.ZeroCopyIndex, Fixed: ep.Fixed, BufIndex: ep.BufIndex}
+	if ep.PayloadLen > 0 {
+		if e.Payload, err = t.r.Alloc(ep.PayloadLen); err != nil {
 			return nil, err
 		}
-	}
-	if l.ZeroCopy {
-		e.ZCSlot = uint16(ZCSlotBase + len(t.ents))
-	}
-	if l.Mode == RegisteredPool {
-		e.Fixed, e.BufIndex = true, PoolSlot(int(qid))
 	}
 	return e, nil
 }
@@ -131,24 +139,4 @@ func (t *Thread) NewEntry(qid uint16, l Layout) (*Entry, error) {
 // PossibleCPUs returns the number of possible CPUs
 // (/sys/devices/system/cpu/possible), which is the FUSE ring's nr_queues
 // (ABI doc §1.2).
-func PossibleCPUs() (int, error) {
-	b, err := os.ReadFile("/sys/devices/system/cpu/possible")
-	if err != nil {
-		return 0, fmt.Errorf("ringtest: %w", err)
-	}
-	n := 0
-	for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
-		lo, hi, found := strings.Cut(part, "-")
-		a, err1 := strconv.Atoi(lo)
-		z := a
-		var err2 error
-		if found {
-			z, err2 = strconv.Atoi(hi)
-		}
-		if err1 != nil || err2 != nil || z < a {
-			return 0, fmt.Errorf("ringtest: unparsable possible CPU list %q", b)
-		}
-		n += z - a + 1
-	}
-	return n, nil
-}
+func PossibleCPUs() (int, error) { return rawring.PossibleCPUs() }

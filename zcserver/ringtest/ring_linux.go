@@ -7,21 +7,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zcsuite/zcsuite/zcserver/ringthread"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
-// Errors of the Ring handle (those of package ringthread, which owns the
+// Errors of the Ring handle (those of package rawring, which owns the
 // thread).
 var (
 	// ErrClosed: the Ring was closed (or its thread has ended).
-	ErrClosed = ringthread.ErrClosed
+	ErrClosed = rawring.ErrClosed
 	// ErrStopped: Serve's until channel closed while waiting for a request.
-	ErrStopped = ringthread.ErrStopped
+	ErrStopped = rawring.ErrStopped
 	// ErrStuck: the ring thread did not come back after the context ended
 	// or after Close; the kernel may have killed it (an oops) or it is
 	// blocked in a system call that nothing wakes.
-	ErrStuck = ringthread.ErrStuck
+	ErrStuck = rawring.ErrStuck
 )
 
 // Config configures Start.
@@ -35,11 +35,11 @@ type Config struct {
 }
 
 // Ring is one io_uring instance carrying FUSE uring_cmds for one /dev/fuse
-// connection, owned by a dedicated, locked OS thread (package ringthread).
+// connection, owned by a dedicated, locked OS thread (package rawring).
 // Its methods may be called from any goroutine; the work itself runs on
 // the thread (Do).
 type Ring struct {
-	rt *ringthread.Ring
+	rt *rawring.Ring
 	t  *Thread // set on the ring thread by Start, used only there
 }
 
@@ -47,17 +47,18 @@ type Ring struct {
 // new locked OS thread for the /dev/fuse descriptor devFD.
 func Start(devFD int, cfg Config) (*Ring, error) {
 	r := &Ring{}
-	rt, err := ringthread.Start(ringthread.Config{
+	rt, err := rawring.Start(rawring.Config{
 		Name:    "ringtest",
 		Entries: cfg.Entries,
 		Options: []uring.Option{uring.WithSQE128(), uring.WithCQE32()},
-		Setup: func(th *ringthread.Thread) error {
+		Setup: func(th *rawring.Thread) error {
 			if cfg.BufSlots > 0 {
 				if err := th.Uring().RegisterBuffersSparse(cfg.BufSlots); err != nil {
 					return fmt.Errorf("ringtest: buffer table of %d slots: %w", cfg.BufSlots, err)
 				}
 			}
 			r.t = &Thread{r: r, th: th, ring: th.Uring(), fd: int32(devFD), slots: cfg.BufSlots}
+			r.t.Machine = rawring.NewMachine[*Entry, CommitArgs](th, abi{r.t})
 			return nil
 		},
 	})
@@ -74,10 +75,7 @@ func Start(devFD int, cfg Config) (*Ring, error) {
 // fn must not use Gomega (it runs outside the spec's goroutine): return
 // errors instead.
 func (r *Ring) Do(ctx context.Context, fn func(*Thread) error) error {
-	return r.rt.Do(ctx, func(ctx context.Context) error {
-		r.t.ctx = ctx
-		return fn(r.t)
-	})
+	return r.rt.Do(ctx, func(context.Context) error { return fn(r.t) })
 }
 
 // Close ends the ring thread: the io_uring instance is closed (the kernel

@@ -31,8 +31,19 @@ const endMarker = "zcsuite: end of run"
 func main() {
 	setupMounts()
 	out := openEventPort()
-	ev := vmevent.NewWriter(out)
+	var evOut io.Writer = out
+	var rec *recorder
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	if cfg, ok, _ := vmevent.ParseCmdline(string(cmdline)); ok && cfg.Verdict {
+		rec = &recorder{}
+		evOut = io.MultiWriter(out, rec)
+	}
+	ev := vmevent.NewWriter(evOut)
 	code, hostOnPort := run(ev, out)
+	if rec != nil {
+		// No host reads the events: the guest's verdict is final.
+		code = printVerdict(os.Stdout, rec, code)
+	}
 	ev.Write(vmevent.Event{Type: vmevent.Done, Code: code})
 	unix.Sync()
 	if hostOnPort {
@@ -168,6 +179,9 @@ func runConfig(ev *vmevent.Writer, port io.Reader, cfg vmevent.GuestConfig, cmdl
 
 	relayDone := startKmsgRelay(ev)
 	code := runSuite(ev, cfg, early)
+	if len(cfg.GoTests) > 0 && code != vmevent.GuestDeadlineCode {
+		runGoTests(ev, cfg.GoTests, goTestTimeout(cfg))
+	}
 	writeKmsg(endMarker)
 	select {
 	case <-relayDone:
@@ -198,6 +212,9 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 		// A filter that selects nothing is a mistake, not a pass.
 		"--ginkgo.fail-on-empty",
 		"--ginkgo.timeout=" + ginkgoTimeout.String(),
+		// A spec stuck in the kernel past its timeout does not return:
+		// report it and go on after 10 s, not Ginkgo's default 30 s.
+		"--ginkgo.grace-period=10s",
 	}, cfg.Args...)
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	proc := early

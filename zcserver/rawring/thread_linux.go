@@ -1,4 +1,4 @@
-package ringthread
+package rawring
 
 import (
 	"context"
@@ -13,9 +13,17 @@ import (
 type Thread struct {
 	r     *Ring
 	ring  *uring.Ring
+	ctx   context.Context // the running Do's context
 	seq   uint64
 	stash []uring.CQE
 }
+
+// Ctx is the context of the Do call that is running on the thread
+// (context.Background outside one).
+func (t *Thread) Ctx() context.Context { return t.ctx }
+
+// Name is the Config.Name errors of this ring start with.
+func (t *Thread) Name() string { return t.r.cfg.Name }
 
 // Uring returns the io_uring instance.
 func (t *Thread) Uring() *uring.Ring { return t.ring }

@@ -1,4 +1,4 @@
-package ringthread
+package rawring
 
 import (
 	"context"
@@ -103,5 +103,31 @@ func TestClosedRingRefusesDo(t *testing.T) {
 	}
 	if err := r.Do(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Do after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A Serve that its until channel stopped leaves no stop behind: a later
+// stoppable wait (Next outside Serve) waits for its CQE or its context,
+// not ErrStopped. ringtest's ServeFunc once kept the stop and kmbufring's
+// cleared it.
+func TestServeClearsItsStop(t *testing.T) {
+	r, th := start(t)
+	until := make(chan struct{})
+	close(until)
+	err := r.Serve(context.Background(), until, func(ctx context.Context) error {
+		_, err := th.Wait(ctx, func(uring.CQE) bool { return false }, true)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a stopped Serve: %v, want nil", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err = r.Do(ctx, func(ctx context.Context) error {
+		_, err := th.Wait(ctx, func(uring.CQE) bool { return false }, true)
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a stoppable wait after Serve: %v, want the deadline (not ErrStopped)", err)
 	}
 }

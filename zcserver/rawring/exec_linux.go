@@ -1,4 +1,4 @@
-package ringthread
+package rawring
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 // Errors of a Ring.
 var (
 	// ErrClosed: the Ring was closed, or its thread ended.
-	ErrClosed = errors.New("ringthread: ring closed")
+	ErrClosed = errors.New("rawring: ring closed")
 	// ErrStopped: a stoppable wait ended because of StopOn's channel.
-	ErrStopped = errors.New("ringthread: serving stopped")
+	ErrStopped = errors.New("rawring: serving stopped")
 	// ErrStuck: the ring thread did not come back after a cancellation or
 	// Close (the kernel may have killed it, or it waits in a system call
 	// nothing wakes).
-	ErrStuck = errors.New("ringthread: ring thread stuck")
+	ErrStuck = errors.New("rawring: ring thread stuck")
 )
 
 // stuckGrace is how long Do and Close wait for the ring thread after a
@@ -76,6 +76,8 @@ type Ring struct {
 
 	memMu sync.Mutex
 	mem   [][]byte // anonymous mappings, unmapped by Close
+
+	t *Thread // the ring thread's state, used only on the thread
 }
 
 type call struct {
@@ -109,7 +111,8 @@ func (r *Ring) loop(ready chan<- error) {
 		ready <- fmt.Errorf("%s: %w", r.cfg.Name, err)
 		return
 	}
-	t := &Thread{r: r, ring: ring}
+	t := &Thread{r: r, ring: ring, ctx: context.Background()}
+	r.t = t
 	if r.cfg.Setup != nil {
 		if err := r.cfg.Setup(t); err != nil {
 			ring.Close()
@@ -142,6 +145,8 @@ func (r *Ring) run(c call) (err error) {
 			err = fmt.Errorf("%s: panic on the ring thread: %v", r.cfg.Name, p)
 		}
 	}()
+	r.t.ctx = c.ctx
+	defer func() { r.t.ctx = context.Background() }()
 	return c.fn(c.ctx)
 }
 
@@ -217,6 +222,21 @@ func (r *Ring) StopOn(until <-chan struct{}) (end func()) {
 
 // ClearStop clears the stop StopOn set.
 func (r *Ring) ClearStop() { r.stopNext.Store(false) }
+
+// Serve runs fn on the ring thread (Do) with its stoppable waits ended by
+// until: once until is closed they return ErrStopped, which Serve turns
+// into nil. The stop is cleared before Serve returns, so a later Next or
+// stoppable wait outside Serve waits as usual.
+func (r *Ring) Serve(ctx context.Context, until <-chan struct{}, fn func(context.Context) error) error {
+	// Deferred first, so it runs last: after the watcher has ended.
+	defer r.ClearStop()
+	defer r.StopOn(until)()
+	err := r.Do(ctx, fn)
+	if errors.Is(err, ErrStopped) {
+		return nil
+	}
+	return err
+}
 
 // Close ends the ring thread: the io_uring instance is closed (the kernel
 // cancels its waiting commands and drops its buffer table), Release runs,

@@ -1,4 +1,4 @@
-package zcserver
+package rawring
 
 import (
 	"fmt"
@@ -17,11 +17,11 @@ const possibleCPUsPath = "/sys/devices/system/cpu/possible"
 func PossibleCPUs() (int, error) {
 	b, err := os.ReadFile(possibleCPUsPath)
 	if err != nil {
-		return 0, fmt.Errorf("zcserver: %w", err)
+		return 0, err
 	}
 	n, err := countCPUList(string(b))
 	if err != nil {
-		return 0, fmt.Errorf("zcserver: %s: %w", possibleCPUsPath, err)
+		return 0, fmt.Errorf("%s: %w", possibleCPUsPath, err)
 	}
 	return n, nil
 }

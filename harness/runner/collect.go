@@ -1,0 +1,285 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zcsuite/zcsuite/harness/verdict"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// collector gathers one VM's guest events, console and kernel log while
+// the VM runs, and tells the run as soon as it must act on what it saw:
+// a spec that ended bad (for -fail-fast) and a wedge a spec declared
+// showing itself (the VM then has nothing left to say). Its methods are
+// safe for concurrent use: QEMU's readers call them.
+type collector struct {
+	name  string
+	start time.Time
+	find  verdict.SplatFinder
+	known []verdict.Expectation
+	// logf prints progress lines (each spec's end); nil prints nothing.
+	logf func(string, ...any)
+	// verbose copies console lines to logf; trace logs every guest event
+	// but kernel log lines ($ZCSUITE_TRACE=1).
+	verbose, trace bool
+	// onBad, when set, is called once for each spec whose verdict, decided
+	// from its end event and its kernel log span, is bad (not KNOWN-FAIL).
+	onBad func(verdict.Spec)
+	// onWedge, when set, is called once when a spec declared that it
+	// wedges the kernel and the wedge then showed (a hung-task report, or
+	// the guest suite stopped at its deadline).
+	onWedge func(why string)
+	// onTimeout, when set, is called for each spec the guest reports as
+	// timed out (Ginkgo's SpecTimeout or NodeTimeout).
+	onTimeout func(spec string)
+
+	ready chan struct{}
+
+	mu      sync.Mutex
+	events  []vmevent.Event
+	kmsg    []string
+	console []string
+	ginkgo  json.RawMessage
+	hello   time.Time
+	exited  time.Time
+	// The guest suite's own span: first spec start to last spec end.
+	firstSpec, lastSpec time.Time
+	// guestUptime is the kernel's boot time to Ready.
+	guestUptime time.Duration
+
+	// specs are the specs whose early verdict is still to be decided: the
+	// events of each from its start (the start event or its kmsg marker,
+	// whichever came first) on.
+	specs map[int]*specSpan
+	// marker is the spec whose kmsg span is open (0 between specs).
+	marker int
+	// wedge is the expected wedge the last ended spec declared; wedged is
+	// set once it showed.
+	wedge  string
+	wedged bool
+}
+
+// specSpan is a spec's events while its early verdict waits for both its
+// end event and its kmsg end marker.
+type specSpan struct {
+	events            []vmevent.Event
+	ended, markerDone bool
+}
+
+func newCollector(name string, start time.Time) *collector {
+	return &collector{name: name, start: start, ready: make(chan struct{}, 1), specs: map[int]*specSpan{}}
+}
+
+// Ready is signalled when the guest says it is booted and waits for its
+// config.
+func (c *collector) Ready() <-chan struct{} { return c.ready }
+
+func (c *collector) say(format string, v ...any) {
+	if c.logf != nil {
+		c.logf(format, v...)
+	}
+}
+
+// Console takes one serial console line.
+func (c *collector) Console(l string) {
+	c.mu.Lock()
+	c.console = append(c.console, l)
+	c.mu.Unlock()
+	if c.verbose {
+		c.say("  %s | %s", c.name, l)
+	}
+}
+
+// Event takes one guest event.
+func (c *collector) Event(e vmevent.Event) {
+	var bad []verdict.Spec
+	wedge := ""
+	c.mu.Lock()
+	if c.trace && e.Type != vmevent.Kmsg {
+		c.say("  trace %s +%.3fs %s %s%s", c.name, time.Since(c.start).Seconds(), e.Type, e.Name, e.Spec)
+	}
+	switch e.Type {
+	case vmevent.Report:
+		c.ginkgo = e.Data
+		c.mu.Unlock()
+		return
+	case vmevent.Ready:
+		var f vmevent.ReadyFacts
+		if json.Unmarshal(e.Data, &f) == nil {
+			c.guestUptime = time.Duration(f.UptimeNs)
+		}
+		select {
+		case c.ready <- struct{}{}:
+		default:
+		}
+		c.mu.Unlock()
+		return
+	case vmevent.Kmsg:
+		c.kmsg = append(c.kmsg, fmt.Sprintf("[%6d.%06d] %s", e.KmsgUsec/1e6, e.KmsgUsec%1e6, e.Text))
+		bad = c.kmsgLine(e)
+		wedge = c.wedgeShown(e)
+	case vmevent.Hello:
+		c.hello = time.Now()
+	case vmevent.Exit:
+		c.exited = time.Now()
+		if c.wedge != "" && e.Code == vmevent.GuestDeadlineCode {
+			wedge = c.markWedged("the guest suite stopped at its deadline after it")
+		}
+	case vmevent.SpecStart:
+		if c.firstSpec.IsZero() {
+			c.firstSpec = time.Now()
+		}
+		c.wedge = ""
+		bad = c.specEvent(e)
+	case vmevent.SpecEnd:
+		c.lastSpec = time.Now()
+		c.wedge = e.ExpectedWedge
+		c.say("  %-8s %s", strings.ToUpper(e.State), e.Spec)
+		bad = c.specEvent(e)
+	case vmevent.Log:
+		c.say("  guest %s: %s", c.name, e.Text)
+	}
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+	if c.onBad != nil {
+		for _, s := range bad {
+			c.onBad(s)
+		}
+	}
+	if wedge != "" && c.onWedge != nil {
+		c.onWedge(wedge)
+	}
+	if e.Type == vmevent.SpecEnd && e.State == "timedout" && c.onTimeout != nil && !c.isKnown(e.Spec) {
+		c.onTimeout(e.Spec)
+	}
+}
+
+// isKnown reports whether spec has a known-issue expectation: its
+// timing out may be the issue recorded, and must not cut the run short.
+func (c *collector) isKnown(spec string) bool {
+	for _, k := range c.known {
+		if k.Spec == spec {
+			return true
+		}
+	}
+	return false
+}
+
+// span returns seq's pending span, making it.
+func (c *collector) span(seq int) *specSpan {
+	s := c.specs[seq]
+	if s == nil {
+		s = &specSpan{}
+		c.specs[seq] = s
+	}
+	return s
+}
+
+// specEvent files a spec's start or end event and returns the verdict
+// of the spec if that completes it.
+func (c *collector) specEvent(e vmevent.Event) []verdict.Spec {
+	var bad []verdict.Spec
+	if e.Type == vmevent.SpecStart {
+		// A spec that ended before this one started has all its kernel
+		// log the relay delivered; decide it even if its end marker was
+		// lost.
+		for seq, s := range c.specs {
+			if s.ended && seq != e.Seq {
+				s.markerDone = true
+				bad = append(bad, c.decideReady(seq)...)
+			}
+		}
+	}
+	s := c.span(e.Seq)
+	s.events = append(s.events, e)
+	if e.Type == vmevent.SpecEnd {
+		s.ended = true
+	}
+	return append(bad, c.decideReady(e.Seq)...)
+}
+
+// kmsgLine files a kernel log line into the open spec's span (the guest
+// brackets each spec with kmsg markers; see verdict.Decide).
+func (c *collector) kmsgLine(e vmevent.Event) []verdict.Spec {
+	if m := markerRE.FindStringSubmatch(e.Text); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		s := c.span(n)
+		s.events = append(s.events, e)
+		if m[1] == "start" {
+			c.marker = n
+			return nil
+		}
+		c.marker = 0
+		s.markerDone = true
+		return c.decideReady(n)
+	}
+	if c.marker != 0 {
+		if s := c.specs[c.marker]; s != nil {
+			s.events = append(s.events, e)
+		}
+	}
+	return nil
+}
+
+// decideReady decides seq's verdict once its end event and its kmsg end
+// marker are both in, the way the final verdict will (verdict.Decide on
+// the spec's own events), and returns it when it is bad.
+func (c *collector) decideReady(seq int) []verdict.Spec {
+	s := c.specs[seq]
+	if s == nil || !s.ended || !s.markerDone {
+		return nil
+	}
+	delete(c.specs, seq)
+	run := verdict.Decide(verdict.Input{Events: s.events, End: verdict.VMEnd{SawDone: true}, Find: c.find, Known: c.known})
+	var bad []verdict.Spec
+	for _, sp := range run.Specs {
+		if sp.Outcome.Bad() {
+			bad = append(bad, sp)
+		}
+	}
+	return bad
+}
+
+// wedgeShown reports (once) a hung-task report after a spec that declared
+// a wedge ended.
+func (c *collector) wedgeShown(e vmevent.Event) string {
+	if c.wedge == "" || c.wedged || c.marker != 0 || c.find == nil {
+		return ""
+	}
+	for _, sp := range c.find([]string{e.Text}) {
+		if sp.HungTask {
+			return c.markWedged("the kernel reported a hung task after it (" + sp.Title + ")")
+		}
+	}
+	return ""
+}
+
+func (c *collector) markWedged(how string) string {
+	if c.wedged {
+		return ""
+	}
+	c.wedged = true
+	return how + "; the spec declared: " + c.wedge
+}
+
+// errWedged is the cause with which a VM is stopped once the wedge its
+// spec declared showed.
+var errWedged = errors.New("the wedge a spec declared showed")
+
+// markerRE matches the guest's kmsg spec markers (the same lines
+// verdict.Decide splits the kernel log on).
+var markerRE = verdict.MarkerRE
+
+// input is what the VM's verdict is decided from.
+func (c *collector) input(end verdict.VMEnd, planned []verdict.Planned) verdict.Input {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return verdict.Input{Events: append([]vmevent.Event(nil), c.events...), Console: append([]string(nil), c.console...),
+		End: end, Find: c.find, Known: c.known, Planned: planned}
+}

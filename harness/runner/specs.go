@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/vmimage/vmevent"
+)
+
+// specPlan is which specs a run runs and in which VMs.
+type specPlan struct {
+	// main are the non-destructive specs, destructive the others.
+	main, destructive []string
+	plan              vmPlan
+	// labels gives any planned spec's labels; dLabels the destructive
+	// specs'.
+	labels  func(spec string) []string
+	dLabels map[string][]string
+}
+
+// planSpecs lists the specs the run's filters select (two dry runs of
+// the guest binary on the host, at once) and plans their VMs.
+func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTimings, facts *report.Facts) (*specPlan, error) {
+	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
+	if c.Bench {
+		mainFilter = andFilter(c.LabelFilter, labels.Bench)
+	}
+	var destructive, mainSpecs []string
+	var dLabels, mLabels map[string][]string
+	var dErr, mErr error
+	var listed sync.WaitGroup
+	if c.Destructive && !c.Bench {
+		listed.Add(1)
+		go func() {
+			defer listed.Done()
+			destructive, dLabels, dErr = listSpecs(ctx, guestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+		}()
+	}
+	mainSpecs, mLabels, mErr = listSpecs(ctx, guestTest, mainFilter, c.Focus)
+	listed.Wait()
+	if err := errors.Join(dErr, mErr); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	if len(mainSpecs)+len(destructive) == 0 {
+		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
+	}
+	mainSpecs, destructive, err := selectShard(c, mainSpecs, destructive, facts)
+	if err != nil {
+		return nil, err
+	}
+	jobs := c.Jobs
+	if c.Bench {
+		// Concurrent VMs would skew the measurements.
+		jobs = 1
+	}
+	mainArgs := func(specs []string, sharded bool) []string {
+		args := []string{"--ginkgo.label-filter=" + mainFilter}
+		switch {
+		case sharded || c.Shard.On():
+			args = append(args, "--ginkgo.focus="+focusOn(specs))
+		case c.Focus != "":
+			args = append(args, "--ginkgo.focus="+c.Focus)
+		}
+		return args
+	}
+	destructiveArgs := func(spec string) []string {
+		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
+	}
+	// A destructive spec runs for seconds; a kernel it wedged on purpose
+	// must not hold the run for the whole suite deadline.
+	dTimeout := min(c.Timeout, DestructiveTimeout)
+	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
+		for i := range js {
+			js[i].name = shardVMName(c, js[i].name)
+		}
+	}
+	if len(plan.shards) > 0 && runsServerTests(c) {
+		plan.shards[0].goTests = []string{vmevent.ServerTests}
+	}
+	return &specPlan{
+		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
+		labels: func(spec string) []string {
+			if l, ok := mLabels[spec]; ok {
+				return l
+			}
+			return dLabels[spec]
+		},
+	}, nil
+}
+
+// runsServerTests says whether a run also runs zcserver's own Go tests in
+// its first VM: a whole run does (in -shard's first part only, so that a
+// merged shard set has them once); a run narrowed by a label filter or a
+// focus, or a benchmark, does not.
+func runsServerTests(c *Config) bool {
+	return c.LabelFilter == "" && c.Focus == "" && !c.Bench && (!c.Shard.On() || c.Shard.K == 1)
+}
