@@ -36,6 +36,7 @@ type devFlags struct {
 	// patches (-patch, repeatable) and mbox (-mbox) go onto the tree.
 	patches fileList
 	mbox    *string
+	mut     *mutateFlags
 }
 
 // fileList is a repeatable file flag.
@@ -58,6 +59,7 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 		badIf:       fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
 		fetchSource: fs.String("fetch-source", "", "download and unpack Debian's linux-source-VERSION (e.g. 7.3) into the cache, print the tree's path and exit"),
 		mbox:        fs.String("mbox", "", "with -kernel-tree: apply this mailed series (git am; the mbox `b4 am` writes) onto a copy of the tree in the cache, one commit per mail, after any -patch; with -series base..HEAD each mail is tested on its own"),
+		mut:         addMutateFlags(fs),
 	}
 	fs.Var(&d.patches, "patch", "with -kernel-tree: apply this diff (git apply) onto a copy of the tree in the cache, one commit per file; repeat for several, applied in order. The tree itself is never modified; a patch that does not apply exits 125 naming the file and the hunk")
 	return d
@@ -65,7 +67,7 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 
 // active reports whether a developer-loop flag was given.
 func (d *devFlags) active() bool {
-	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || len(d.patches) > 0 || *d.mbox != ""
+	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || len(d.patches) > 0 || *d.mbox != "" || d.mut.active()
 }
 
 // counts is the outcomes -fail-fast stops at: those -bad-if matches (by
@@ -153,6 +155,11 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	if err := patch.CheckInputs(d.patches, *d.mbox); err != nil {
 		return fail(usage, "usage: %v", err)
 	}
+	if d.mut.active() {
+		if err := d.mut.check(d); err != nil {
+			return fail(usage, "%v", err)
+		}
+	}
 	var judge series.Judge
 	if *d.badIf != "" {
 		re, err := regexp.Compile(*d.badIf)
@@ -196,12 +203,13 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	// ownTree: tree is zcsuite's own copy (patches applied), which a
 	// series walks in place.
 	ownTree := false
+	var kopts []kbuild.Option
 	if *d.tree != "" {
 		modDir, err := vmimage.ModuleDir()
 		if err != nil {
 			return fail(usage, "%v", err)
 		}
-		kopts := []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithCCache(*d.ccache)}
+		kopts = []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithCCache(*d.ccache)}
 		build = func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
 			k, err := kbuild.Build(ctx, tree, append(kopts, kbuild.WithLogf(logf))...)
 			if errors.Is(err, kbuild.ErrTree) {
@@ -246,6 +254,10 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 			}
 			ownTree = true
 		}
+	}
+
+	if d.mut.active() {
+		return d.mut.run(ctx, tree, kopts, opts, map[bool]string{false: "min", true: "debug"}[*d.debug], reportDir, cacheDir, stdout, stderr, usage)
 	}
 
 	if *d.commitsOnly {

@@ -1,0 +1,186 @@
+package mutate
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrSelect is a bad selection (-mutate-func naming no function of the
+// files, a -mutate-diff range git cannot read); callers map it to a usage
+// error.
+var ErrSelect = errors.New("mutate: bad selection")
+
+// ByFunc keeps the mutants inside the named functions; every name must
+// match at least one mutant's function.
+func ByFunc(ms []Mutant, names []string) ([]Mutant, error) {
+	if len(names) == 0 {
+		return ms, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = false
+	}
+	var out []Mutant
+	for _, m := range ms {
+		if _, ok := want[m.Func]; ok {
+			want[m.Func] = true
+			out = append(out, m)
+		}
+	}
+	var missing []string
+	for n, seen := range want {
+		if !seen {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("%w: -mutate-func %s: no such function with mutants in the files", ErrSelect, strings.Join(missing, ","))
+	}
+	return out, nil
+}
+
+// ByID keeps the mutants with these IDs; every ID must be among ms.
+func ByID(ms []Mutant, ids []string) ([]Mutant, error) {
+	if len(ids) == 0 {
+		return ms, nil
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = false
+	}
+	var out []Mutant
+	for _, m := range ms {
+		if _, ok := want[m.ID]; ok {
+			want[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	for _, id := range ids {
+		if !want[id] {
+			return nil, fmt.Errorf("%w: -mutate-id %s: no such mutant in the selected files and functions", ErrSelect, id)
+		}
+	}
+	return out, nil
+}
+
+var reHunk = regexp.MustCompile(`^@@ -[0-9,]+ \+([0-9]+)(?:,([0-9]+))? @@`)
+
+// DiffLines lists, per file, the lines that A..B adds or changes (line
+// numbers of B), from git in tree.
+func DiffLines(ctx context.Context, tree, rng string, files []string) (map[string]map[int]bool, error) {
+	a, b, ok := strings.Cut(rng, "..")
+	if !ok || a == "" || b == "" {
+		return nil, fmt.Errorf("%w: -mutate-diff %q (want A..B)", ErrSelect, rng)
+	}
+	args := append([]string{"-C", tree, "diff", "-U0", "--no-color", "--no-ext-diff", a, b, "--"}, files...)
+	out, err := exec.CommandContext(ctx, "git", args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: -mutate-diff %s: git diff in %s: %v", ErrSelect, rng, tree, err)
+	}
+	return parseDiff(string(out)), nil
+}
+
+func parseDiff(out string) map[string]map[int]bool {
+	res := map[string]map[int]bool{}
+	cur := ""
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		l := sc.Text()
+		if f, ok := strings.CutPrefix(l, "+++ b/"); ok {
+			cur = f
+			continue
+		}
+		m := reHunk.FindStringSubmatch(l)
+		if m == nil || cur == "" {
+			continue
+		}
+		start, _ := strconv.Atoi(m[1])
+		n := 1
+		if m[2] != "" {
+			n, _ = strconv.Atoi(m[2])
+		}
+		if res[cur] == nil {
+			res[cur] = map[int]bool{}
+		}
+		for i := start; i < start+n; i++ {
+			res[cur][i] = true
+		}
+	}
+	return res
+}
+
+// ByLines keeps the mutants on the given lines of their file.
+func ByLines(ms []Mutant, lines map[string]map[int]bool) []Mutant {
+	var out []Mutant
+	for _, m := range ms {
+		if lines[m.File][m.Line] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Sample keeps n mutants spread over the list, the same n for the same
+// list every time (chosen by a hash of their IDs, then put back in file
+// order), so a resumed or repeated run tests the same mutants.
+func Sample(ms []Mutant, n int) []Mutant {
+	if n <= 0 || n >= len(ms) {
+		return ms
+	}
+	idx := make([]int, len(ms))
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(i int) string { h := sha256.Sum256([]byte(ms[i].ID)); return string(h[:]) }
+	sort.Slice(idx, func(a, b int) bool { return key(idx[a]) < key(idx[b]) })
+	idx = idx[:n]
+	sort.Ints(idx)
+	out := make([]Mutant, n)
+	for i, j := range idx {
+		out[i] = ms[j]
+	}
+	return out
+}
+
+// Equivalents are reviewed mutants that no userspace program can tell from
+// the original, keyed by file and mutant ID, with the reviewer's reason.
+type Equivalents map[string]string
+
+// LoadEquivalents reads a list whose lines are "FILE ID REASON" ('#'
+// starts a comment line); every entry must have a reason.
+func LoadEquivalents(path string) (Equivalents, error) {
+	eq := Equivalents{}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return eq, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("%s:%d: want FILE ID REASON", path, i+1)
+		}
+		eq[f[0]+" "+f[1]] = strings.Join(f[2:], " ")
+	}
+	return eq, nil
+}
+
+// Reason is the recorded reason m is equivalent, or "".
+func (e Equivalents) Reason(m Mutant) string { return e[m.File+" "+m.ID] }
