@@ -116,6 +116,9 @@ type Image struct {
 	Cached bool
 	// GuestTest is the host path of the guest test binary (for dry runs).
 	GuestTest string
+	// ServerTest is the host path of zcserver's test binary (to list its
+	// tests).
+	ServerTest string
 	// CompileTime and PackTime are the phase durations.
 	CompileTime, PackTime time.Duration
 	Size                  int64
@@ -163,6 +166,9 @@ func Build(ctx context.Context, opts ...Option) (*Image, error) {
 		files = append(files, out+":"+strings.TrimPrefix(GuestDir, "/")+"/"+b.Name)
 		if b.Name == filepath.Base(GuestTest) {
 			img.GuestTest = out
+		}
+		if b.Name == path.Base(vmevent.ServerTests) {
+			img.ServerTest = out
 		}
 	}
 	wg.Wait()

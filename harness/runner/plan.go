@@ -32,6 +32,9 @@ type vmJob struct {
 	// goTests are Go test binaries the guest runs after its specs
 	// (vmevent.GuestConfig.GoTests).
 	goTests []string
+	// goTestSpecs are the goTests' tests, as specs: planned like the
+	// others, so that a run that ends before them reports them NOT-RUN.
+	goTestSpecs []string
 }
 
 // Expected costs, in seconds, when no earlier run measured a spec.

@@ -439,7 +439,7 @@ func (r *runState) run(ctx context.Context) error {
 
 	// 5. Which specs run, and in which VMs.
 	timings := loadTimings(c.CacheDir, accel, r.logf)
-	sp, err := planSpecs(ctx, c, img.GuestTest, timings, &r.res.Facts)
+	sp, err := planSpecs(ctx, c, img.GuestTest, img.ServerTest, timings, &r.res.Facts)
 	if err != nil {
 		return err
 	}
@@ -506,6 +506,9 @@ func (j vmJob) planned(labelsOf func(string) []string) []verdict.Planned {
 	out := make([]verdict.Planned, len(j.specs))
 	for i, s := range j.specs {
 		out[i] = verdict.Planned{Name: s, Labels: labelsOf(s)}
+	}
+	for _, s := range j.goTestSpecs {
+		out = append(out, verdict.Planned{Name: s})
 	}
 	return out
 }

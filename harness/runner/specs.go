@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"sync"
 
 	"github.com/zcsuite/zcsuite/harness/report"
@@ -24,7 +26,7 @@ type specPlan struct {
 
 // planSpecs lists the specs the run's filters select (two dry runs of
 // the guest binary on the host, at once) and plans their VMs.
-func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTimings, facts *report.Facts) (*specPlan, error) {
+func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, timings specTimings, facts *report.Facts) (*specPlan, error) {
 	mainFilter := andFilter(c.LabelFilter, "!"+labels.Destructive+" && !"+labels.Bench)
 	if c.Bench {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
@@ -83,7 +85,14 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 		}
 	}
 	if len(plan.shards) > 0 && runsServerTests(c) {
+		names, err := listGoTests(ctx, serverTest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+		}
 		plan.shards[0].goTests = []string{vmevent.ServerTests}
+		for _, n := range names {
+			plan.shards[0].goTestSpecs = append(plan.shards[0].goTestSpecs, vmevent.GoTestSpec(vmevent.ServerTests, n))
+		}
 	}
 	return &specPlan{
 		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
@@ -102,4 +111,23 @@ func planSpecs(ctx context.Context, c *Config, guestTest string, timings specTim
 // focus, or a benchmark, does not.
 func runsServerTests(c *Config) bool {
 	return c.LabelFilter == "" && c.Focus == "" && !c.Bench && (!c.Shard.On() || c.Shard.K == 1)
+}
+
+// listGoTests lists the top-level tests of the Go test binary bin on the
+// host (-test.list runs none of them).
+func listGoTests(ctx context.Context, bin string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, bin, "-test.list", "^Test").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the tests of %s: %v", bin, err)
+	}
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "Test") {
+			names = append(names, l)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s lists no test", bin)
+	}
+	return names, nil
 }
