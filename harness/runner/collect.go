@@ -36,7 +36,8 @@ type collector struct {
 	// the guest suite stopped at its deadline).
 	onWedge func(why string)
 	// onTimeout, when set, is called for each spec the guest reports as
-	// timed out (Ginkgo's SpecTimeout or NodeTimeout).
+	// timed out (Ginkgo's SpecTimeout or NodeTimeout), not for the spec
+	// the suite's own timeout interrupted (ginkgoSuiteTimeout).
 	onTimeout func(spec string)
 
 	ready chan struct{}
@@ -71,6 +72,12 @@ type specSpan struct {
 	events            []vmevent.Event
 	ended, markerDone bool
 }
+
+// ginkgoSuiteTimeout is in the failure message Ginkgo gives the spec it
+// interrupts at the suite's timeout: the VM's share of the run's
+// -timeout ran out, which is the run's deadline, not a request the
+// kernel left unanswered.
+const ginkgoSuiteTimeout = "A suite timeout occurred"
 
 func newCollector(name string, start time.Time) *collector {
 	return &collector{name: name, start: start, ready: make(chan struct{}, 1), specs: map[int]*specSpan{}}
@@ -155,7 +162,7 @@ func (c *collector) Event(e vmevent.Event) {
 	if wedge != "" && c.onWedge != nil {
 		c.onWedge(wedge)
 	}
-	if e.Type == vmevent.SpecEnd && e.State == "timedout" && c.onTimeout != nil && !c.isKnown(e.Spec) {
+	if e.Type == vmevent.SpecEnd && e.State == "timedout" && !strings.Contains(e.Message, ginkgoSuiteTimeout) && c.onTimeout != nil && !c.isKnown(e.Spec) {
 		c.onTimeout(e.Spec)
 	}
 }

@@ -143,3 +143,19 @@ func TestCollectorSeesADeclaredWedgeShow(t *testing.T) {
 		t.Fatalf("the guest's deadline after a wedge spec: wedges %v", *wedges3)
 	}
 }
+
+func TestCollectorTellsTheSuiteDeadlineFromAStuckSpec(t *testing.T) {
+	c, bad, _, timeouts := testCollector()
+	c.Event(vmevent.Event{Type: vmevent.Hello})
+	ev := specEvents(1, "cut by the deadline", "timedout")
+	ev[len(ev)-1].Message = "A suite timeout occurred"
+	for _, e := range ev {
+		c.Event(e)
+	}
+	if len(*timeouts) != 0 {
+		t.Fatalf("the suite's own timeout was taken for a stuck spec: %v", *timeouts)
+	}
+	if len(*bad) != 1 || (*bad)[0].Name != "cut by the deadline" {
+		t.Fatalf("the interrupted spec: got %+v, want it reported bad", *bad)
+	}
+}
