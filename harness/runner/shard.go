@@ -25,8 +25,10 @@ const shardTimingsFile = "fixtures/timings/tcg.json"
 
 // selectShard narrows the run's specs to c.Shard's part, balanced by the
 // shipped timings, and says which part it is in kernel.json. Without a
-// shard it returns the specs unchanged.
-func selectShard(c *Config, mainSpecs, destructive []string, facts *report.Facts) ([]string, []string, error) {
+// shard it returns the specs unchanged. extra are specs of the run that
+// are not split (zcserver's tests, which the first shard runs): they
+// count in the run's spec set.
+func selectShard(c *Config, mainSpecs, destructive, extra []string, facts *report.Facts) ([]string, []string, error) {
 	if !c.Shard.On() {
 		return mainSpecs, destructive, nil
 	}
@@ -40,10 +42,11 @@ func selectShard(c *Config, mainSpecs, destructive []string, facts *report.Facts
 	}
 	all := append(append([]string(nil), mainSpecs...), destructive...)
 	m, d := c.Shard.Select(mainSpecs, destructive, t.Est)
+	set := append(all, extra...)
 	if len(m)+len(d) == 0 {
 		return nil, nil, fmt.Errorf("%w: shard %s holds no spec: the label filter %q and focus %q select %d spec(s) for %d shards", ErrUsage, c.Shard, c.LabelFilter, c.Focus, len(all), c.Shard.N)
 	}
-	facts.Shard = &report.Shard{K: c.Shard.K, N: c.Shard.N, Specs: len(all), SetSHA256: shard.SetHash(all)}
+	facts.Shard = &report.Shard{K: c.Shard.K, N: c.Shard.N, Specs: len(set), SetSHA256: shard.SetHash(set)}
 	return m, d, nil
 }
 

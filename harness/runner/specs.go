@@ -53,7 +53,19 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 	if len(mainSpecs)+len(destructive) == 0 {
 		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
 	}
-	mainSpecs, destructive, err := selectShard(c, mainSpecs, destructive, facts)
+	// zcserver's own tests belong to a whole run: every shard counts them
+	// in the run's spec set, the first one runs them.
+	var serverSpecs []string
+	if wholeRun(c) {
+		names, err := listGoTests(ctx, serverTest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+		}
+		for _, n := range names {
+			serverSpecs = append(serverSpecs, vmevent.GoTestSpec(vmevent.ServerTests, n))
+		}
+	}
+	mainSpecs, destructive, err := selectShard(c, mainSpecs, destructive, serverSpecs, facts)
 	if err != nil {
 		return nil, err
 	}
@@ -85,14 +97,8 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 		}
 	}
 	if len(plan.shards) > 0 && runsServerTests(c) {
-		names, err := listGoTests(ctx, serverTest)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
-		}
 		plan.shards[0].goTests = []string{vmevent.ServerTests}
-		for _, n := range names {
-			plan.shards[0].goTestSpecs = append(plan.shards[0].goTestSpecs, vmevent.GoTestSpec(vmevent.ServerTests, n))
-		}
+		plan.shards[0].goTestSpecs = serverSpecs
 	}
 	return &specPlan{
 		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
@@ -110,7 +116,13 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 // merged shard set has them once); a run narrowed by a label filter or a
 // focus, or a benchmark, does not.
 func runsServerTests(c *Config) bool {
-	return c.LabelFilter == "" && c.Focus == "" && !c.Bench && (!c.Shard.On() || c.Shard.K == 1)
+	return wholeRun(c) && (!c.Shard.On() || c.Shard.K == 1)
+}
+
+// wholeRun says whether the run tests everything: no label filter, no
+// focus, no benchmark.
+func wholeRun(c *Config) bool {
+	return c.LabelFilter == "" && c.Focus == "" && !c.Bench
 }
 
 // listGoTests lists the top-level tests of the Go test binary bin on the
