@@ -58,6 +58,9 @@ type Config struct {
 	// Snapshots saves the state of a booted guest and resumes later VMs
 	// of the same kernel and image from it.
 	Snapshots bool
+	// ServerTests makes a whole run also run zcserver's own Go tests in
+	// its first VM (WithServerTests).
+	ServerTests bool
 	// Bench runs only the benchmark specs (label bench, with fio in the
 	// image) and writes bench.md and bench.png; normal runs exclude them.
 	Bench bool
@@ -167,6 +170,11 @@ func WithJobs(n int) Option {
 
 // WithSnapshots turns the saved VM state on or off.
 func WithSnapshots(on bool) Option { return func(c *Config) error { c.Snapshots = on; return nil } }
+
+// WithServerTests makes a whole run (no label filter, no focus) also run
+// zcserver's own Go tests (vmevent.ServerTests) in its first VM, each
+// reported like a spec.
+func WithServerTests(on bool) Option { return func(c *Config) error { c.ServerTests = on; return nil } }
 
 // DefaultJobs is one VM per host CPU, at most 4: under TCG a VM keeps one
 // host thread busy.

@@ -119,10 +119,10 @@ func runsServerTests(c *Config) bool {
 	return wholeRun(c) && (!c.Shard.On() || c.Shard.K == 1)
 }
 
-// wholeRun says whether the run tests everything: no label filter, no
-// focus, no benchmark.
+// wholeRun says whether the run tests everything, zcserver's tests
+// included: -server-tests, no label filter, no focus, no benchmark.
 func wholeRun(c *Config) bool {
-	return c.LabelFilter == "" && c.Focus == "" && !c.Bench
+	return c.ServerTests && c.LabelFilter == "" && c.Focus == "" && !c.Bench
 }
 
 // listGoTests lists the top-level tests of the Go test binary bin on the
