@@ -60,7 +60,13 @@ func relayGoTests(ev *vmevent.Writer, bin string, r io.Reader, seq int, mark fun
 	var lines []string
 	end := func(state string) {
 		msg := strings.Join(lines, " | ")
-		if len(msg) > 300 {
+		switch {
+		case len(msg) <= 300:
+		case state == "failed":
+			// A failure is said last (t.Fatal, a panic), after the
+			// test's own log lines: keep the end.
+			msg = "…" + msg[len(msg)-300:]
+		default:
 			msg = msg[:300]
 		}
 		if state == "passed" {

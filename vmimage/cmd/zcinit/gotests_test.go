@@ -58,3 +58,22 @@ panic: boom
 		t.Fatalf("kmsg marks %q", marks)
 	}
 }
+
+func TestRelayGoTestsKeepsTheEndOfALongFailure(t *testing.T) {
+	out := "=== RUN   TestE\n    e_test.go:1: " + strings.Repeat("log ", 100) + "\n    e_test.go:9: the real failure\n--- FAIL: TestE (0.00s)\n"
+	var buf bytes.Buffer
+	relayGoTests(vmevent.NewWriter(&buf), "/zcsuite/zcserver.test", strings.NewReader(out), 1, func(string) {})
+	rd := vmevent.NewReader(&buf)
+	for {
+		e, err := rd.Next()
+		if err != nil {
+			t.Fatal("no spec-end event")
+		}
+		if e.Type == vmevent.SpecEnd {
+			if !strings.HasSuffix(e.Message, "e_test.go:9: the real failure") || len(e.Message) > 310 {
+				t.Fatalf("message %q: want its end, the failure, within 300 bytes", e.Message)
+			}
+			return
+		}
+	}
+}
