@@ -23,13 +23,8 @@ if ! command -v lava-run >/dev/null || ! /usr/bin/python3 -c 'import lava_common
 		fail "apt-get install lava-dispatcher lava-common"
 fi
 ./run.sh setup >/dev/null || fail "./run.sh setup"
-# timed NAME CMD...: run CMD with its output in WORKDIR/NAME.out; sets rc.
-timed() {
-	local name=$1 t0; shift
-	t0=$(date +%s.%N)
-	"$@" >"$work/$name.out" 2>&1; rc=$?
-	printf 'lava-test: %-9s exit %d in %.1fs (load %s)\n' "$name" "$rc" "$(echo "$(date +%s.%N) - $t0" | bc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-}
+tag=lava-test
+. "$(dirname "$0")/timed.sh"
 
 timed lava-job ./run.sh lava-job -kernel "$kernel" -out "$work/job"
 [ "$rc" = 0 ] || fail "zcsuite lava-job: $(tail -1 "$work/lava-job.out")"

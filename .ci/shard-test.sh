@@ -16,13 +16,8 @@ n=3
 fail() { echo "shard-test: FAIL $*"; exit 1; }
 ./run.sh setup >/dev/null || fail "./run.sh setup"
 
-# timed NAME CMD...: run CMD with its output in WORKDIR/NAME.out; sets rc.
-timed() {
-	local name=$1 t0; shift
-	t0=$(date +%s.%N)
-	"$@" >"$work/$name.out" 2>&1; rc=$?
-	printf 'shard-test: %-10s exit %d in %.1fs (load %s)\n' "$name" "$rc" "$(echo "$(date +%s.%N) - $t0" | bc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-}
+tag=shard-test
+. "$(dirname "$0")/timed.sh"
 # outcomes DIR: "spec<TAB>outcome" of every spec, sorted.
 outcomes() { jq -r '.runs[].verdict.specs[] | "\(.name)\t\(.outcome)"' "$1/verdict.json" | LC_ALL=C sort; }
 
