@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/verdict"
@@ -23,13 +24,20 @@ type Match struct {
 	Version string `json:"version,omitempty"`
 	// Release is a regexp on the kernel release (uname -r).
 	Release string `json:"release,omitempty"`
+	// Config lists kernel config lines ("CONFIG_KASAN=y") that must all be
+	// in the kernel's known config; a kernel whose config is not known
+	// does not match.
+	Config []string `json:"config,omitempty"`
 }
 
-// Issue is one known failure.
+// Issue is one known failure: a spec that fails (Spec), or a kernel splat
+// that the kernel's own boot logs before any spec ran (BootSplat, the splat's
+// exact title). Exactly one of the two is set.
 type Issue struct {
-	Spec    string          `json:"spec"`
-	Outcome verdict.Outcome `json:"outcome,omitempty"`
-	Reason  string          `json:"reason"`
+	Spec      string          `json:"spec,omitempty"`
+	BootSplat string          `json:"boot_splat,omitempty"`
+	Outcome   verdict.Outcome `json:"outcome,omitempty"`
+	Reason    string          `json:"reason"`
 }
 
 // Entry groups the issues of the kernels one Match selects.
@@ -56,7 +64,7 @@ func Load(p string) (*File, error) {
 	}
 	for i, e := range f.Entries {
 		m := e.Match
-		if m == (Match{}) {
+		if m.SHA256 == "" && m.Package == "" && m.Version == "" && m.Release == "" && len(m.Config) == 0 {
 			return nil, fmt.Errorf("expectations %s: entry %d matches every kernel (empty match)", p, i)
 		}
 		if m.Release != "" {
@@ -69,9 +77,17 @@ func Load(p string) (*File, error) {
 				return nil, fmt.Errorf("expectations %s: entry %d: bad pattern %q", p, i, g)
 			}
 		}
+		for _, c := range m.Config {
+			if !strings.HasPrefix(c, "CONFIG_") || !strings.Contains(c, "=") {
+				return nil, fmt.Errorf("expectations %s: entry %d: config %q is not a CONFIG_NAME=value line", p, i, c)
+			}
+		}
 		for j, is := range e.Issues {
-			if is.Spec == "" || is.Reason == "" {
-				return nil, fmt.Errorf("expectations %s: entry %d issue %d needs a spec and a reason", p, i, j)
+			if (is.Spec == "") == (is.BootSplat == "") || is.Reason == "" {
+				return nil, fmt.Errorf("expectations %s: entry %d issue %d needs a reason and either a spec or a boot_splat", p, i, j)
+			}
+			if is.BootSplat != "" && is.Outcome != "" {
+				return nil, fmt.Errorf("expectations %s: entry %d issue %d: a boot_splat has no outcome", p, i, j)
 			}
 			switch is.Outcome {
 			case "", verdict.Fail, verdict.Panic, verdict.Hang, verdict.Crash:
@@ -121,6 +137,24 @@ func (m Match) Matches(k *kernel.Kernel) bool {
 			return false
 		}
 	}
+	if len(m.Config) > 0 {
+		if k.ConfigPath == "" {
+			return false
+		}
+		b, err := os.ReadFile(k.ConfigPath)
+		if err != nil {
+			return false
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(string(b), "\n") {
+			lines[strings.TrimSpace(l)] = true
+		}
+		for _, c := range m.Config {
+			if !lines[c] {
+				return false
+			}
+		}
+	}
 	return true
 }
 
@@ -133,7 +167,7 @@ func For(files []*File, k *kernel.Kernel) []verdict.Expectation {
 				continue
 			}
 			for _, is := range e.Issues {
-				out = append(out, verdict.Expectation{Spec: is.Spec, Reason: is.Reason, Outcome: is.Outcome})
+				out = append(out, verdict.Expectation{Spec: is.Spec, BootSplat: is.BootSplat, Reason: is.Reason, Outcome: is.Outcome})
 			}
 		}
 	}

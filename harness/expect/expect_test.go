@@ -40,13 +40,42 @@ func TestForMatchesByIdentity(t *testing.T) {
 	}
 }
 
+func TestForMatchesByConfig(t *testing.T) {
+	f, err := Load(write(t, `{"kernels":[
+	 {"match":{"release":"^7\\.3","config":["CONFIG_KASAN=y"]},"issues":[{"boot_splat":"KASAN: x","reason":"debug only"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	debug, plain := filepath.Join(dir, "debug"), filepath.Join(dir, "plain")
+	os.WriteFile(debug, []byte("CONFIG_FUSE_FS=y\nCONFIG_KASAN=y\n"), 0o644)
+	os.WriteFile(plain, []byte("CONFIG_FUSE_FS=y\n# CONFIG_KASAN is not set\n"), 0o644)
+	for _, c := range []struct {
+		config string
+		want   int
+	}{{debug, 1}, {plain, 0}, {"", 0}, {filepath.Join(dir, "missing"), 0}} {
+		k := &kernel.Kernel{Banner: "7.3.0-rc7 (root@vm) #1", ConfigPath: c.config}
+		got := For([]*File{f}, k)
+		if len(got) != c.want {
+			t.Errorf("config %q: got %+v, want %d", c.config, got, c.want)
+		}
+		if c.want == 1 && got[0].BootSplat != "KASAN: x" {
+			t.Errorf("config %q: got %+v", c.config, got)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	for name, body := range map[string]string{
-		"empty match":  `{"kernels":[{"match":{},"issues":[{"spec":"a","reason":"r"}]}]}`,
-		"no reason":    `{"kernels":[{"match":{"release":"x"},"issues":[{"spec":"a"}]}]}`,
-		"pass outcome": `{"kernels":[{"match":{"release":"x"},"issues":[{"spec":"a","reason":"r","outcome":"PASS"}]}]}`,
-		"bad regexp":   `{"kernels":[{"match":{"release":"("},"issues":[]}]}`,
-		"not json":     `{`,
+		"empty match":         `{"kernels":[{"match":{},"issues":[{"spec":"a","reason":"r"}]}]}`,
+		"no reason":           `{"kernels":[{"match":{"release":"x"},"issues":[{"spec":"a"}]}]}`,
+		"pass outcome":        `{"kernels":[{"match":{"release":"x"},"issues":[{"spec":"a","reason":"r","outcome":"PASS"}]}]}`,
+		"bad regexp":          `{"kernels":[{"match":{"release":"("},"issues":[]}]}`,
+		"not json":            `{`,
+		"spec and boot splat": `{"kernels":[{"match":{"release":"x"},"issues":[{"spec":"a","boot_splat":"b","reason":"r"}]}]}`,
+		"neither":             `{"kernels":[{"match":{"release":"x"},"issues":[{"reason":"r"}]}]}`,
+		"boot splat outcome":  `{"kernels":[{"match":{"release":"x"},"issues":[{"boot_splat":"b","reason":"r","outcome":"FAIL"}]}]}`,
+		"bad config line":     `{"kernels":[{"match":{"config":["KASAN"]},"issues":[]}]}`,
 	} {
 		if _, err := Load(write(t, body)); err == nil {
 			t.Errorf("%s: loaded", name)

@@ -74,6 +74,9 @@ func WriteKTAP(w io.Writer, facts Facts, runs []VMRun) {
 		for _, sp := range v.Outside {
 			fmt.Fprintf(w, "# kernel splat outside any spec: %s\n", oneLine(sp.Title, 200))
 		}
+		for _, sp := range v.KnownOutside {
+			fmt.Fprintf(w, "# known kernel splat during boot: %s (%s)\n", oneLine(sp.Title, 200), oneLine(sp.Reason, 200))
+		}
 		name := ktapName(r.Name)
 		switch {
 		case v.Outcome == verdict.Untested && v.FeatureAbsent != "":

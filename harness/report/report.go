@@ -161,6 +161,10 @@ func Summary(w io.Writer, facts Facts, runs []VMRun) {
 		for _, sp := range r.Verdict.Outside {
 			fmt.Fprintf(w, "%-11s kernel splat outside any spec (VM %s): %s\n", "FAIL", r.Name, sp.Title)
 		}
+		for _, sp := range r.Verdict.KnownOutside {
+			fmt.Fprintf(w, "%-11s kernel splat during boot, before any spec (VM %s): %s\n", verdict.KnownFail, r.Name, sp.Title)
+			fmt.Fprintf(w, "%-11s   %s\n", "", oneLine("known issue: "+sp.Reason, reasonMax))
+		}
 		if o, reason, ok := r.Verdict.VMFailure(); ok && len(r.Verdict.Outside) == 0 && r.Verdict.FeatureAbsent == "" {
 			fmt.Fprintf(w, "%-11s VM %s: %s\n", o, r.Name, reason)
 		}

@@ -64,10 +64,16 @@ type Splat struct {
 type SplatFinder func(lines []string) []Splat
 
 // Expectation is a known kernel issue: the named spec fails on kernels the
-// expectation matches, for the reason given.
+// expectation matches, for the reason given — or, with BootSplat, the
+// kernel's boot logs that splat before any spec runs.
 type Expectation struct {
 	// Spec matches a spec's full text exactly.
 	Spec string
+	// BootSplat matches the exact title of a splat logged before the first
+	// spec started (the kernel's own boot). Such a declaration tolerates
+	// the splat: a boot that does not log it is not "fixed", since boot
+	// splats of this kind depend on timing.
+	BootSplat string
 	// Reason says which kernel issue this is.
 	Reason string
 	// Outcome is the failure expected (Fail, Panic, ...). Default Fail.
@@ -151,8 +157,11 @@ type Run struct {
 	Specs []Spec `json:"specs"`
 	// Outside are splats logged outside every spec (boot, teardown).
 	Outside []Splat `json:"outside_splats,omitempty"`
-	Outcome Outcome `json:"outcome"`
-	Reason  string  `json:"reason,omitempty"`
+	// KnownOutside are splats the kernel's boot logged that the
+	// expectations declare (Expectation.BootSplat): reported, not failed.
+	KnownOutside []KnownSplat `json:"known_outside_splats,omitempty"`
+	Outcome      Outcome      `json:"outcome"`
+	Reason       string       `json:"reason,omitempty"`
 	// Note explains an outcome that is not what it seems (an expected
 	// wedge after a destructive spec).
 	Note string `json:"note,omitempty"`
@@ -165,6 +174,12 @@ type Run struct {
 	// kernel's evidence. Such a run is Untested, and so is every later VM
 	// of the kernel: the runner boots none.
 	FeatureAbsent string `json:"feature_absent,omitempty"`
+}
+
+// KnownSplat is a splat outside every spec that a known issue declares.
+type KnownSplat struct {
+	Splat
+	Reason string `json:"reason"`
 }
 
 // FeatureAbsentPrefix starts the Reason of a run whose kernel lacks the
@@ -188,12 +203,19 @@ func Decide(in Input) *Run {
 	// Kernel log spans, from the kmsg events and our markers.
 	spans := map[int][]string{}
 	var outside []string
+	boot := 0 // how many of outside were logged before the first spec
+	sawSpec := false
 	// afterWedge is the kernel log outside any spec once a spec declared
 	// that it wedges the kernel: hung tasks there are that damage.
 	var afterWedge, wedgeSigns []string
 	cur := 0
 	known := map[string]Expectation{}
+	bootKnown := map[string]Expectation{}
 	for _, k := range in.Known {
+		if k.BootSplat != "" {
+			bootKnown[k.BootSplat] = k
+			continue
+		}
 		known[k.Spec] = k
 	}
 	for _, e := range in.Events {
@@ -230,7 +252,7 @@ func Decide(in Input) *Run {
 			if m := markerRE.FindStringSubmatch(e.Text); m != nil {
 				n, _ := strconv.Atoi(m[2])
 				if m[1] == "start" {
-					cur = n
+					cur, sawSpec = n, true
 				} else {
 					cur = 0
 				}
@@ -243,6 +265,9 @@ func Decide(in Input) *Run {
 				afterWedge = append(afterWedge, e.Text)
 			default:
 				outside = append(outside, e.Text)
+				if !sawSpec {
+					boot = len(outside)
+				}
 			}
 		}
 	}
@@ -252,7 +277,14 @@ func Decide(in Input) *Run {
 				s.Splats = append(s.Splats, in.Find(lines)...)
 			}
 		}
-		run.Outside = in.Find(outside)
+		for _, sp := range in.Find(outside[:boot]) {
+			if k, ok := bootKnown[sp.Title]; ok {
+				run.KnownOutside = append(run.KnownOutside, KnownSplat{Splat: sp, Reason: k.Reason})
+			} else {
+				run.Outside = append(run.Outside, sp)
+			}
+		}
+		run.Outside = append(run.Outside, in.Find(outside[boot:])...)
 		for _, sp := range in.Find(afterWedge) {
 			if sp.HungTask {
 				wedgeSigns = append(wedgeSigns, sp.Title)

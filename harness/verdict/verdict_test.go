@@ -68,6 +68,10 @@ func TestDecide(t *testing.T) {
 		{"splat fails a passing spec", Input{Events: events(start(1, "a"), []vmevent.Event{kmsg("WARNING: CPU: 0 PID: 1 at x")}, end(1, "passed"), start(2, "b"), end(2, "passed")), End: done}, "FAIL,PASS", Fail, 1},
 		{"declared splat does not", Input{Events: events(start(1, "a"), []vmevent.Event{kmsg("WARNING: CPU: 0 PID: 1 at x")}, end(1, "passed", "WARNING:")), End: done}, "PASS", Pass, 0},
 		{"splat outside specs fails the run", Input{Events: events([]vmevent.Event{kmsg("BUG: at boot")}, start(1, "a"), end(1, "passed")), End: done}, "PASS", Fail, 1},
+		{"declared boot splat is known", Input{Events: events([]vmevent.Event{kmsg("BUG: at boot")}, start(1, "a"), end(1, "passed")), End: done, Known: []Expectation{{BootSplat: "BUG: at boot", Reason: "TCG"}}}, "PASS", Pass, 0},
+		{"another boot splat still fails", Input{Events: events([]vmevent.Event{kmsg("BUG: at boot"), kmsg("WARNING: other")}, start(1, "a"), end(1, "passed")), End: done, Known: []Expectation{{BootSplat: "BUG: at boot", Reason: "TCG"}}}, "PASS", Fail, 1},
+		{"a boot splat's title after the first spec is not boot", Input{Events: events(start(1, "a"), end(1, "passed"), []vmevent.Event{kmsg("BUG: at boot")}, start(2, "b"), end(2, "passed")), End: done, Known: []Expectation{{BootSplat: "BUG: at boot", Reason: "TCG"}}}, "PASS,PASS", Fail, 1},
+		{"a boot splat's title inside a spec fails it", Input{Events: events(start(1, "a"), []vmevent.Event{kmsg("BUG: at boot")}, end(1, "passed")), End: done, Known: []Expectation{{BootSplat: "BUG: at boot", Reason: "TCG"}}}, "FAIL", Fail, 1},
 		{"skip with reason", Input{Events: events(start(1, "a"), end(1, "skipped"), start(2, "b"), end(2, "passed")), End: done}, "SKIP,PASS", Pass, 0},
 		{"all skipped tests nothing", Input{Events: events(start(1, "a"), end(1, "skipped")), End: done}, "SKIP", Skip, 125},
 		{"panic mid spec", Input{Events: events(start(1, "a"), end(1, "passed"), start(2, "b")), Console: []string{"Kernel panic - not syncing: Fatal exception"}, End: VMEnd{QEMUExit: 0}}, "PASS,PANIC", Fail, 1},
@@ -278,5 +282,15 @@ func TestFeatureAbsent(t *testing.T) {
 	ran := Decide(Input{Events: events(absent, start(1, "a"), end(1, "failed")), End: VMEnd{SawDone: true, GuestCode: 1}, Find: find})
 	if ran.Outcome != Fail || ExitCode(ran) != ExitBad {
 		t.Errorf("a failed spec with the event: %s (%s)", ran.Outcome, ran.Reason)
+	}
+}
+
+// TestDecideKeepsKnownBootSplats checks that a declared boot splat is
+// reported with its reason, not dropped.
+func TestDecideKeepsKnownBootSplats(t *testing.T) {
+	r := Decide(Input{Events: events([]vmevent.Event{kmsg("BUG: at boot")}, start(1, "a"), end(1, "passed")), End: VMEnd{SawDone: true}, Find: find,
+		Known: []Expectation{{BootSplat: "BUG: at boot", Reason: "TCG"}}})
+	if len(r.KnownOutside) != 1 || r.KnownOutside[0].Title != "BUG: at boot" || r.KnownOutside[0].Reason != "TCG" || len(r.Outside) != 0 {
+		t.Fatalf("known %+v, outside %+v", r.KnownOutside, r.Outside)
 	}
 }
