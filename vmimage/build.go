@@ -21,7 +21,7 @@ import (
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
 
-	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 )
 
 // buildTiny packs an image of one small static program, with its own

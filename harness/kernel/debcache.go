@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 )
 
 // unpackRecord is the ".complete" file of an unpacked Debian kernel folder

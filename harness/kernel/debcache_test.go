@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 )
 
 // debFixture is a private apt directory, as FetchDebian leaves it, for a

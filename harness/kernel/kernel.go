@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/zcsuite/zcsuite/filesum"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 )
 
 // Kernel is a resolved, bootable kernel and what is known about it.

@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/zcsuite/zcsuite/filesum"
 	"github.com/zcsuite/zcsuite/harness/cachelock"
+	"github.com/zcsuite/zcsuite/vmimage/filesum"
 )
 
 // BuildDeps are the Debian packages a host needs to build a kernel tree
