@@ -95,7 +95,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	f.Bench = fs.Bool("bench", false, "run the benchmark instead of the specs: fio against copy, pool and zero-copy zcserver mounts; writes bench.md and bench.png")
 	f.Verbose = fs.Bool("v", false, "copy the VM console to stdout")
 	f.Jobs = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
-	f.ServerTests = fs.Bool("server-tests", false, "also run zcserver's own Go tests (zcserver.test) in the first VM of a whole run, each reported like a spec")
+	f.ServerTests = fs.Bool("server-tests", true, "run zcserver's own Go tests (zcserver.test) in the first VM of a whole run (no -label-filter, no -focus), each reported like a spec; -server-tests=false leaves them out")
 	f.Snapshots = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
 	f.FailFast = fs.Bool("fail-fast", false, "stop the run at the first bad spec (FAIL, FIXED, PANIC, HANG, CRASH, a kernel splat; not KNOWN-FAIL) or VM failure: every VM is stopped, the specs not yet run are NOT-RUN naming it, the exit code stays 1 (on by default with -bisect, where only outcomes -bad-if matches count; -fail-fast=false turns it off)")
 	f.Shard = fs.String("shard", "", "K/N: run only the K-th of N deterministic parts of the specs (balanced by the spec times in fixtures/timings, the same on every machine), for CI matrices; `zcsuite merge` puts the N report directories back together")

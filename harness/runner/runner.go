@@ -59,7 +59,7 @@ type Config struct {
 	// of the same kernel and image from it.
 	Snapshots bool
 	// ServerTests makes a whole run also run zcserver's own Go tests in
-	// its first VM (WithServerTests).
+	// its first VM (WithServerTests; on by default).
 	ServerTests bool
 	// Bench runs only the benchmark specs (label bench, with fio in the
 	// image) and writes bench.md and bench.png; normal runs exclude them.
@@ -171,9 +171,9 @@ func WithJobs(n int) Option {
 // WithSnapshots turns the saved VM state on or off.
 func WithSnapshots(on bool) Option { return func(c *Config) error { c.Snapshots = on; return nil } }
 
-// WithServerTests makes a whole run (no label filter, no focus) also run
-// zcserver's own Go tests (vmevent.ServerTests) in its first VM, each
-// reported like a spec.
+// WithServerTests says whether a whole run (no label filter, no focus)
+// also runs zcserver's own Go tests (vmevent.ServerTests) in its first VM,
+// each reported like a spec. It is on by default.
 func WithServerTests(on bool) Option { return func(c *Config) error { c.ServerTests = on; return nil } }
 
 // DefaultJobs is one VM per host CPU, at most 4: under TCG a VM keeps one
@@ -240,7 +240,7 @@ func NewConfig(opts ...Option) (*Config, error) {
 	c := &Config{
 		Kernel: "debian:7.3-cloud", CacheDir: DefaultCacheDir(), ReportDir: "results/latest",
 		Accel: "auto", ABI: vmevent.ABIAuto, SMP: 2, MemoryMB: 1024, Timeout: DefaultTimeout, Destructive: true, Out: io.Discard,
-		Jobs: DefaultJobs(), Snapshots: os.Getenv("ZCSUITE_SNAPSHOT") != "0",
+		Jobs: DefaultJobs(), Snapshots: os.Getenv("ZCSUITE_SNAPSHOT") != "0", ServerTests: true,
 		Find: FindSplats, CheckConfig: CheckConfig, Known: KnownIssues,
 	}
 	if a := os.Getenv("ZCSUITE_ACCEL"); a != "" {

@@ -120,7 +120,8 @@ func runsServerTests(c *Config) bool {
 }
 
 // wholeRun says whether the run tests everything, zcserver's tests
-// included: -server-tests, no label filter, no focus, no benchmark.
+// included: server tests on (the default), no label filter, no focus, no
+// benchmark.
 func wholeRun(c *Config) bool {
 	return c.ServerTests && c.LabelFilter == "" && c.Focus == "" && !c.Bench
 }

@@ -139,16 +139,9 @@ var (
 )
 
 func init() {
-	b, err := os.ReadFile("/proc/cmdline")
-	if err != nil {
-		notVMWhy = "cannot read /proc/cmdline: " + err.Error()
-		return
+	if inVM, notVMWhy = vmevent.InVM(); !inVM {
+		notVMWhy += "; run the suite through ./run.sh or go test ./suites/host"
 	}
-	if _, ok, _ := vmevent.ParseCmdline(string(b)); !ok {
-		notVMWhy = "not inside a zcsuite VM (no " + vmevent.CmdlineKey + " on the kernel command line); run the suite through ./run.sh or go test ./suites/host"
-		return
-	}
-	inVM = true
 }
 
 func eventWriter() *vmevent.Writer {
