@@ -64,7 +64,11 @@ setup)
 test)
 	shift; setup test "$@"
 	go vet ./...
-	go test -count=1 $(go list ./... | grep -v '/suites/host$')
+	# Unit tests, tallied: each package's result, every failure's output,
+	# then the counts and every skipped test with its reason; a test that
+	# skips because a file it reads is missing fails the step.
+	bin=$(build)
+	go test -count=1 -json $(go list ./... | grep -v '/suites/host$') | "$bin" test-tally
 	# The VM suite through go test: the same flags, reports and verdicts
 	# as the zcsuite command, one kernel after another (KERNEL=CODE expects
 	# that exit code; Debian 6.12 predates FUSE-over-io_uring and must be

@@ -124,6 +124,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "merge" {
 		return mergeMain(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "test-tally" {
+		return testTallyMain(args[1:], os.Stdin, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "lava-job" {
 		ctx, stop := WithSignals(context.Background(), false, stderr)
 		defer stop()

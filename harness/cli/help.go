@@ -28,7 +28,7 @@ var exitCodes = []struct {
 
 // printHelp is -help: the flags, the report files and the exit codes.
 func printHelp(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: zcsuite [flags]\n       zcsuite merge [-report-dir OUT] DIR...\n       zcsuite lava-job [-kernel K | -kernel-tree T] -out DIR [-url URL]\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
+	fmt.Fprintf(w, "usage: zcsuite [flags]\n       zcsuite merge [-report-dir OUT] DIR...\n       zcsuite lava-job [-kernel K | -kernel-tree T] -out DIR [-url URL]\n       go test -json ./... | zcsuite test-tally\n\nBoots a kernel in QEMU and runs the zcsuite guest specs against it.\n\nflags:\n")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nreport files, in -report-dir (each list of specs in them is the same, with the same outcomes):\n")
