@@ -39,7 +39,7 @@ need() {
 setup() {
 	need qemu-system-x86 apt dpkg ca-certificates
 	case " $* " in *" --kernel-tree"*|*" --series"*|*" -kernel-tree"*|*" -series"*|*" test "*)
-		need make gcc flex bison bc libelf-dev libssl-dev xz-utils perl git jq stress-ng ;;
+		need make gcc flex bison bc libelf-dev libssl-dev xz-utils lz4 perl git jq stress-ng ;;
 	esac
 }
 

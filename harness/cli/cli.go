@@ -97,7 +97,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	f.Jobs = fs.Int("jobs", runner.DefaultJobs(), "VMs to run at once (the non-destructive specs are split over them)")
 	f.ServerTests = fs.Bool("server-tests", true, "run zcserver's own Go tests (zcserver.test) in the first VM of a whole run (no -label-filter, no -focus), each reported like a spec; -server-tests=false leaves them out")
 	f.Snapshots = fs.Bool("snapshot", os.Getenv("ZCSUITE_SNAPSHOT") != "0", "save the state of a booted guest in the cache and resume later VMs of the same kernel and image from it (-snapshot=false or ZCSUITE_SNAPSHOT=0 boots every VM)")
-	f.FailFast = fs.Bool("fail-fast", false, "stop the run at the first bad spec (FAIL, FIXED, PANIC, HANG, CRASH, a kernel splat; not KNOWN-FAIL) or VM failure: every VM is stopped, the specs not yet run are NOT-RUN naming it, the exit code stays 1 (on by default with -bisect, where only outcomes -bad-if matches count; -fail-fast=false turns it off)")
+	f.FailFast = fs.Bool("fail-fast", false, "stop the run at the first bad spec (FAIL, FIXED, PANIC, HANG, CRASH, a kernel splat; not KNOWN-FAIL) or VM failure: every VM is stopped, the specs not yet run are NOT-RUN naming it, the exit code stays 1 (on by default with -bisect, where only outcomes -bad-if matches count, and with -mutate, where the first bad spec kills the mutant; -fail-fast=false turns it off)")
 	f.Shard = fs.String("shard", "", "K/N: run only the K-th of N deterministic parts of the specs (balanced by the spec times in fixtures/timings, the same on every machine), for CI matrices; `zcsuite merge` puts the N report directories back together")
 	f.dev = addDevFlags(fs)
 	f.ABI = addABIFlag(fs)
@@ -105,14 +105,15 @@ func Register(fs *flag.FlagSet) *Flags {
 }
 
 // failFast reports whether the run stops at its first bad outcome:
-// -fail-fast as given, else on under -bisect.
+// -fail-fast as given, else on under -bisect and -mutate (a mutant is
+// killed by its first bad spec; the specs after it cannot change that).
 func (f *Flags) failFast() bool {
 	given := false
 	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == "fail-fast" })
 	if given {
 		return *f.FailFast
 	}
-	return f.Bisect()
+	return f.Bisect() || f.dev.mut.active()
 }
 
 // Bisect reports whether -bisect was given.

@@ -124,6 +124,9 @@ func TestFailFastIsOnUnderBisectUnlessTurnedOff(t *testing.T) {
 		{[]string{"-fail-fast"}, true},
 		{[]string{"-bisect"}, true},
 		{[]string{"-bisect", "-fail-fast=false"}, false},
+		{[]string{"-kernel-tree", "debian-source:7.3", "-mutate", "fs/fuse/dev_uring.c"}, true},
+		{[]string{"-kernel-tree", "debian-source:7.3", "-mutate", "fs/fuse/dev_uring.c", "-fail-fast=false"}, false},
+		{[]string{"-kernel-tree", "debian-source:7.3"}, false},
 	} {
 		fs := flag.NewFlagSet("zcsuite", flag.ContinueOnError)
 		f := Register(fs)

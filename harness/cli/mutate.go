@@ -110,9 +110,12 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 				return nil, verdict.ExitUntested, err
 			}
 			defer log.Close()
-			// The seam for the runner's fail-fast: a mutant's verdict is
-			// decided by its first bad spec; until the runner can stop
-			// there, the whole suite runs under the mutant's deadline.
+			// opts carry the runner's fail-fast (on under -mutate unless
+			// -fail-fast=false): a mutant's verdict is decided by its
+			// first bad spec, so the run stops every VM there and the
+			// specs not run yet are NOT-RUN (judge still names the
+			// killer); a mutant with no bad spec runs the whole suite
+			// under its deadline.
 			o := append(append([]runner.Option{}, opts...), runner.WithReportDir(dir), runner.WithOutput(log), runner.WithTimeout(deadline),
 				runner.WithKernelFunc(func(context.Context, func(string, ...any)) (*kernel.Kernel, error) { return k, nil }))
 			res, err := runner.Run(ctx, o...)

@@ -250,7 +250,8 @@ func Dir(cacheDir, tree, variant string) string {
 }
 
 func checkTools(ccache bool) error {
-	tools := []string{"make", "gcc", "flex", "bison", "bc", "perl", "awk"}
+	// lz4: min.config's KERNEL_LZ4 compresses the bzImage with it.
+	tools := []string{"make", "gcc", "flex", "bison", "bc", "perl", "awk", "lz4"}
 	if ccache {
 		tools = append(tools, "ccache")
 	}

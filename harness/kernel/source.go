@@ -16,8 +16,9 @@ import (
 )
 
 // BuildDeps are the Debian packages a host needs to build a kernel tree
-// (and to unpack linux-source): run.sh installs them when they are missing.
-var BuildDeps = []string{"gcc", "make", "flex", "bison", "bc", "libelf-dev", "libssl-dev", "xz-utils", "perl"}
+// (and to unpack linux-source; lz4 compresses the bzImage of
+// kernelconfig/min.config): run.sh installs them when they are missing.
+var BuildDeps = []string{"gcc", "make", "flex", "bison", "bc", "libelf-dev", "libssl-dev", "xz-utils", "lz4", "perl"}
 
 // Source is an unpacked Debian linux-source package.
 type Source struct {

@@ -90,6 +90,9 @@ func TestJudge(t *testing.T) {
 		{"first bad spec kills", run(spec("a", verdict.Pass), spec("b", verdict.Fail), spec("c", verdict.Panic)), 1, Killed, "b"},
 		{"deadline", run(spec("a", verdict.Pass), spec("b", verdict.Hang), spec("c", verdict.NotRun)), 1, Timeout, ""},
 		{"no boot", nil, 125, Untested, ""},
+		// -fail-fast under -mutate: the first VM's specs after the killer
+		// and the other VM's are NOT-RUN; the killer is still named.
+		{"fail-fast", append(run(spec("a", verdict.NotRun), spec("b", verdict.NotRun)), run(spec("c", verdict.Pass), spec("d", verdict.Fail), spec("e", verdict.NotRun))...), 1, Killed, "d"},
 	} {
 		st, killer, _ := judge(tc.runs, tc.code, nil)
 		if st != tc.want || killer != tc.killer {

@@ -32,9 +32,17 @@ type collector struct {
 	// from its end event and its kernel log span, is bad (not KNOWN-FAIL).
 	onBad func(verdict.Spec)
 	// onWedge, when set, is called once when a spec declared that it
-	// wedges the kernel and the wedge then showed (a hung-task report, or
-	// the guest suite stopped at its deadline).
+	// wedges the kernel and the wedge then showed (a hung-task report, the
+	// guest suite still not ended wedgeWait after the spec, or the guest
+	// suite stopped at its deadline).
 	onWedge func(why string)
+	// wedgeWait is how long the guest suite may take to end after a spec
+	// that declared a wedge before the wedge counts as shown: such a spec
+	// says the suite cannot exit, and its own verdict is already in.
+	wedgeWait time.Duration
+	// after calls f once d has passed (time.AfterFunc; tests call f
+	// themselves).
+	after func(d time.Duration, f func())
 	// onTimeout, when set, is called for each spec the guest reports as
 	// timed out (Ginkgo's SpecTimeout or NodeTimeout), not for the spec
 	// the suite's own timeout interrupted (ginkgoSuiteTimeout).
@@ -60,10 +68,11 @@ type collector struct {
 	specs map[int]*specSpan
 	// marker is the spec whose kmsg span is open (0 between specs).
 	marker int
-	// wedge is the expected wedge the last ended spec declared; wedged is
-	// set once it showed.
-	wedge  string
-	wedged bool
+	// wedge is the expected wedge the last ended spec declared, wedgeSeq
+	// that spec; wedged is set once it showed.
+	wedge    string
+	wedgeSeq int
+	wedged   bool
 }
 
 // specSpan is a spec's events while its early verdict waits for both its
@@ -79,8 +88,14 @@ type specSpan struct {
 // kernel left unanswered.
 const ginkgoSuiteTimeout = "A suite timeout occurred"
 
+// wedgeWait is how long a VM whose last spec declared a wedge waits for
+// its guest suite to end before it is stopped: the suite's normal end
+// after a spec takes well under a second when quiet.
+const wedgeWait = 5 * time.Second
+
 func newCollector(name string, start time.Time) *collector {
-	return &collector{name: name, start: start, ready: make(chan struct{}, 1), specs: map[int]*specSpan{}}
+	return &collector{name: name, start: start, ready: make(chan struct{}, 1), specs: map[int]*specSpan{},
+		wedgeWait: wedgeWait, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
 // Ready is signalled when the guest says it is booted and waits for its
@@ -146,7 +161,7 @@ func (c *collector) Event(e vmevent.Event) {
 		bad = c.specEvent(e)
 	case vmevent.SpecEnd:
 		c.lastSpec = time.Now()
-		c.wedge = e.ExpectedWedge
+		c.wedge, c.wedgeSeq = e.ExpectedWedge, e.Seq
 		c.say("  %-8s %s", strings.ToUpper(e.State), e.Spec)
 		bad = c.specEvent(e)
 	case vmevent.Log:
@@ -161,6 +176,10 @@ func (c *collector) Event(e vmevent.Event) {
 	}
 	if wedge != "" && c.onWedge != nil {
 		c.onWedge(wedge)
+	}
+	if e.Type == vmevent.SpecEnd && e.ExpectedWedge != "" && c.after != nil {
+		seq := e.Seq
+		c.after(c.wedgeWait, func() { c.wedgeUnended(seq) })
 	}
 	if e.Type == vmevent.SpecEnd && e.State == "timedout" && !strings.Contains(e.Message, ginkgoSuiteTimeout) && c.onTimeout != nil && !c.isKnown(e.Spec) {
 		c.onTimeout(e.Spec)
@@ -265,6 +284,20 @@ func (c *collector) wedgeShown(e vmevent.Event) string {
 		}
 	}
 	return ""
+}
+
+// wedgeUnended shows the wedge spec seq declared if the guest suite has
+// not ended since, nor started another spec.
+func (c *collector) wedgeUnended(seq int) {
+	c.mu.Lock()
+	why := ""
+	if c.wedge != "" && c.wedgeSeq == seq && c.exited.IsZero() {
+		why = c.markWedged(fmt.Sprintf("the guest suite had not ended %s after it", c.wedgeWait))
+	}
+	c.mu.Unlock()
+	if why != "" && c.onWedge != nil {
+		c.onWedge(why)
+	}
 }
 
 func (c *collector) markWedged(how string) string {

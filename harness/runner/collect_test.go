@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,86 @@ func testCollector() (*collector, *[]verdict.Spec, *[]string, *[]string) {
 	c.onBad = func(s verdict.Spec) { bad = append(bad, s) }
 	c.onWedge = func(why string) { wedges = append(wedges, why) }
 	c.onTimeout = func(spec string) { timeouts = append(timeouts, spec) }
+	// No real timers: TestCollectorEndsAWedgedVMSoonAfterItsSpec fires
+	// them by hand.
+	c.after = func(time.Duration, func()) {}
 	return c, &bad, &wedges, &timeouts
+}
+
+func TestCollectorEndsAWedgedVMSoonAfterItsSpec(t *testing.T) {
+	type timer struct {
+		d time.Duration
+		f func()
+	}
+	wedgeSpec := func(c *collector, seq int, name string) {
+		for _, e := range specEvents(seq, name, "passed") {
+			if e.Type == vmevent.SpecEnd {
+				e.ExpectedWedge = "kmbuf §5 d: the parked request is never answered"
+			}
+			c.Event(e)
+		}
+	}
+	setup := func() (*collector, *[]string, *[]timer) {
+		c, _, wedges, _ := testCollector()
+		var timers []timer
+		c.after = func(d time.Duration, f func()) { timers = append(timers, timer{d, f}) }
+		c.Event(vmevent.Event{Type: vmevent.Hello})
+		return c, wedges, &timers
+	}
+
+	// The guest reported the spec and its suite never ends: the wedge
+	// shows when the timer fires, within 10 s of the spec's end.
+	c, wedges, timers := setup()
+	wedgeSpec(c, 1, "wedges")
+	if len(*timers) != 1 || (*timers)[0].d <= 0 || (*timers)[0].d > 10*time.Second {
+		t.Fatalf("after a spec that declared a wedge: timers %v, want one of at most 10s", *timers)
+	}
+	if len(*wedges) != 0 {
+		t.Fatalf("wedge shown before the wait: %v", *wedges)
+	}
+	(*timers)[0].f()
+	if len(*wedges) != 1 || !strings.Contains((*wedges)[0], "had not ended") || !strings.Contains((*wedges)[0], "§5 d") {
+		t.Fatalf("the suite had not ended: wedges %v, want one naming the wait and the declaration", *wedges)
+	}
+	// The verdict is the spec's pass, as for a hung-task report.
+	v := verdict.Decide(c.input(verdict.VMEnd{Wedged: (*wedges)[0], QEMUExit: -1}, []verdict.Planned{{Name: "wedges"}}))
+	if v.Outcome != verdict.Pass || verdict.ExitCode(v) != verdict.ExitGood {
+		t.Fatalf("verdict of the VM stopped after the wait: %+v", v)
+	}
+	// A hung-task report after that shows nothing new.
+	c.Event(vmevent.Event{Type: vmevent.Kmsg, Text: "INFO: task guest.test:123 blocked for more than 20 seconds."})
+	if len(*wedges) != 1 {
+		t.Fatalf("the wedge was shown twice: %v", *wedges)
+	}
+
+	// The suite ended after all: nothing to stop.
+	c, wedges, timers = setup()
+	wedgeSpec(c, 1, "wedges")
+	c.Event(vmevent.Event{Type: vmevent.Exit, Code: 0})
+	(*timers)[0].f()
+	if len(*wedges) != 0 {
+		t.Fatalf("a suite that ended was taken for wedged: %v", *wedges)
+	}
+
+	// Another spec started: the wedge did not happen where declared.
+	c, wedges, timers = setup()
+	wedgeSpec(c, 1, "wedges")
+	for _, e := range specEvents(2, "next", "passed")[:2] {
+		c.Event(e)
+	}
+	(*timers)[0].f()
+	if len(*wedges) != 0 {
+		t.Fatalf("a suite that went on to the next spec was taken for wedged: %v", *wedges)
+	}
+
+	// No declaration, no timer.
+	c, _, timers = setup()
+	for _, e := range specEvents(1, "plain", "passed") {
+		c.Event(e)
+	}
+	if len(*timers) != 0 {
+		t.Fatalf("a spec with no declared wedge armed a timer")
+	}
 }
 
 func TestCollectorReportsEachBadSpecAsItEnds(t *testing.T) {

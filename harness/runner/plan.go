@@ -12,6 +12,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/shard"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -44,6 +45,33 @@ const (
 	// the shutdown.
 	vmOverheadSec = 1.5
 )
+
+// A shard VM's deadline (shardDeadline): the VM's start, the specs at
+// deadlineSlowdown times their expected time, and one spec that runs
+// into the longest spec timeout and its grace period.
+const (
+	// deadlineStart covers a VM's boot or resume, the guest suite's start
+	// and the shutdown on a loaded machine (a resume took 20-40 s at a
+	// load of 22-27 on 2 cores; a boot 6-8 s when quiet).
+	deadlineStart = 90 * time.Second
+	// deadlineSlowdown is how much slower than the earlier runs' times
+	// (fixtures/timings and the cache's) the specs may run before the
+	// deadline cuts them: the specs phases of a full run took about twice
+	// the quiet machine's at a load of 15-22.
+	deadlineSlowdown = 10
+)
+
+// shardDeadline is the deadline of a shard VM whose specs (and Go tests)
+// are expected to take estSec, within the run's -timeout: it scales with
+// the planned specs, so that a VM of a few specs on a kernel that slows
+// every request (each spec slow, none timing out) ends in minutes, and
+// it always leaves room for one spec to run into spectime.Max (each spec
+// that times out is reported TIMEOUT by the guest, not cut by the VM's
+// deadline).
+func shardDeadline(runTimeout time.Duration, estSec float64) time.Duration {
+	d := deadlineStart + time.Duration(deadlineSlowdown*estSec*float64(time.Second)) + spectime.Max + spectime.Grace
+	return min(runTimeout, d.Round(time.Second))
+}
 
 // vmPlan is the VMs of a run: the shards of the non-destructive specs,
 // one per lane, and the destructive specs' VMs, which the lanes take from

@@ -11,6 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -155,5 +156,31 @@ func TestABIGateSkipNeedsTheSameGateInAFinishedVM(t *testing.T) {
 	s := vr.Verdict.Specs[0]
 	if vr.Name != "destructive-3" || s.Name != j.spec || s.Outcome != verdict.Skip || !strings.Contains(s.Reason, gate) || !strings.Contains(s.Reason, "main-2") {
 		t.Fatalf("verdict %+v", vr.Verdict)
+	}
+}
+
+func TestShardDeadlineScalesWithThePlannedSpecs(t *testing.T) {
+	floor := deadlineStart + spectime.Max + spectime.Grace
+	for _, c := range []struct {
+		run  time.Duration
+		est  float64
+		want time.Duration
+	}{
+		// One edge spec (a -focus run): the start, the spec ten times
+		// slower, and room for one spec to time out.
+		{DefaultTimeout, 0.4, floor + 4*time.Second},
+		// A shard of the full suite (about 17 s on a quiet machine).
+		{DefaultTimeout, 17, floor + 170*time.Second},
+		// More than the run's -timeout allows: the run's bound holds.
+		{DefaultTimeout, 60, DefaultTimeout},
+		{time.Minute, 0.4, time.Minute},
+	} {
+		got := shardDeadline(c.run, c.est)
+		if got != c.want {
+			t.Errorf("shardDeadline(%s, %.1f) = %s, want %s", c.run, c.est, got, c.want)
+		}
+		if c.run >= floor && got < floor {
+			t.Errorf("shardDeadline(%s, %.1f) = %s leaves no room for a spec to time out (%s)", c.run, c.est, got, floor)
+		}
 	}
 }

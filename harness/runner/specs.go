@@ -100,6 +100,16 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 		plan.shards[0].goTests = []string{vmevent.ServerTests}
 		plan.shards[0].goTestSpecs = serverSpecs
 	}
+	if !c.Bench {
+		for i := range plan.shards {
+			j := &plan.shards[i]
+			extra := 0.0
+			for _, s := range j.goTestSpecs {
+				extra += timings.est(s)
+			}
+			j.timeout = shardDeadline(c.Timeout, j.est+extra)
+		}
+	}
 	return &specPlan{
 		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
 		labels: func(spec string) []string {

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
 
+	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/zcserver"
 	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
@@ -24,9 +25,10 @@ import (
 // The child half of ringtest.AddQueueAs (cap-gate, another uid).
 func init() { ringtest.RunChild() }
 
-// Timeouts of the edge-case specs (TCG is slow; most finish in a second).
+// Timeouts of the edge-case specs (TCG is slow; most finish in a second):
+// spectime.Edge, which the host plans each VM's deadline with.
 const (
-	edgeTimeout    = 90 * time.Second
+	edgeTimeout    = spectime.Edge
 	cleanupTimeout = 60 * time.Second
 	// blockedFor is how long a client must stay blocked to count as
 	// blocked rather than slow: a request the kernel wrongly completes or

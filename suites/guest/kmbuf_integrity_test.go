@@ -97,7 +97,7 @@ var _ = Describe("integrity: zcserver in kmbuf mode", Label(labels.Integrity, la
 		Expect(c.ZeroCopyWriteBytes).To(BeNumerically(">", 0), "WRITE data moved with WRITE_FIXED")
 		Expect(c.ZeroCopyReadBytes).To(BeNumerically(">", 0), "READ data moved with READ_FIXED")
 		Expect(c.Faults).To(BeZero())
-	}, SpecTimeout(3*edgeTimeout))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// catches: the copy path of buf-ring queues (payload in the kmbuf
 	// buffer named by the CQE) mixing up buffers between requests.
@@ -115,7 +115,7 @@ var _ = Describe("integrity: zcserver in kmbuf mode", Label(labels.Integrity, la
 		Expect(c.ZeroCopyWriteBytes+c.ZeroCopyReadBytes).To(BeZero(), "no zero copy without it")
 		Expect(c.CopiedWriteBytes).To(BeNumerically(">", 0))
 		Expect(c.Faults).To(BeZero())
-	}, SpecTimeout(2*edgeTimeout))
+	}, SpecTimeout(maxSpecTimeout))
 
 	// catches: page-carrying replies other than READ (READDIR) lost on
 	// zero-copy queues, where their bytes must reach the client's pages

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -143,5 +142,5 @@ var _ = Describe("fault knobs: credentials", Label(labels.Integrity, labels.ABIU
 		Expect(d.AddQueue(0, linux73.FUSE_URING_ZERO_COPY)).To(MatchError(unix.EPERM))
 		Expect(d.RaiseCapSysAdmin()).To(Succeed())
 		Expect(d.AddQueue(0, linux73.FUSE_URING_ZERO_COPY)).To(Succeed(), "EPERM left no queue behind (§4.a)")
-	}, SpecTimeout(time.Minute))
+	}, SpecTimeout(edgeTimeout))
 })

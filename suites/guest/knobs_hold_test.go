@@ -3,7 +3,6 @@ package guest
 import (
 	"fmt"
 	"path/filepath"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -63,9 +62,9 @@ var _ = Describe("fault knobs: held requests", Label(labels.Integrity, labels.AB
 			Expect(integAwait(ctx, client)).To(Succeed())
 			Expect(srv.Counters().Ring.Held).To(BeEquivalentTo(1))
 		},
-		Entry(zcserver.ModeDevFuse.String(), Label(zcserver.ModeDevFuse.String()), SpecTimeout(time.Minute), zcserver.ModeDevFuse),
-		Entry(zcserver.ModeRingPerEntry.String(), Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute), zcserver.ModeRingPerEntry),
-		Entry(zcserver.ModeRingZeroCopy.String(), Label(zcserver.ModeRingZeroCopy.String()), SpecTimeout(time.Minute), zcserver.ModeRingZeroCopy),
+		Entry(zcserver.ModeDevFuse.String(), Label(zcserver.ModeDevFuse.String()), SpecTimeout(edgeTimeout), zcserver.ModeDevFuse),
+		Entry(zcserver.ModeRingPerEntry.String(), Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout), zcserver.ModeRingPerEntry),
+		Entry(zcserver.ModeRingZeroCopy.String(), Label(zcserver.ModeRingZeroCopy.String()), SpecTimeout(edgeTimeout), zcserver.ModeRingZeroCopy),
 	)
 
 	// ABI doc §4.f, §5.1: aborting through fusectl ends the request held in
@@ -101,7 +100,7 @@ var _ = Describe("fault knobs: held requests", Label(labels.Integrity, labels.AB
 			Expect(err).NotTo(HaveOccurred())
 			res, perr := d.ProbeSlot(held.Slot, true, 1)
 			AddReportEntry("held-slot-after-abort", fmt.Sprintf("WRITE_FIXED of 1 byte on slot %d: res %d err %v", held.Slot, res, perr))
-		}, SpecTimeout(time.Minute))
+		}, SpecTimeout(edgeTimeout))
 
 	// ABI doc §4.f, §8: COMMIT unregisters the slot before the probe queued
 	// behind it in the same io_uring_enter runs, so the probe gets EFAULT.
@@ -124,5 +123,5 @@ var _ = Describe("fault knobs: held requests", Label(labels.Integrity, labels.AB
 			Expect(p.Err()).To(MatchError(unix.EFAULT))
 			Expect([]fuseabi.Opcode{fuseabi.FUSE_READ, fuseabi.FUSE_WRITE}).To(ContainElement(p.Opcode))
 			AddReportEntry("slot-probes", fmt.Sprintf("%d probes after commit, %d EFAULT", c.SlotProbes, c.SlotProbesEFAULT))
-		}, SpecTimeout(time.Minute))
+		}, SpecTimeout(edgeTimeout))
 })

@@ -2,7 +2,6 @@ package guest
 
 import (
 	"path/filepath"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -54,7 +53,7 @@ var _ = Describe("fault knobs: buffer indexes", Label(labels.Integrity, labels.A
 			Expect(knobDirectWrite(p)).To(MatchError(unix.EINVAL))
 			Expect(integRecords(srv, since, integNodeID(p), fuseabi.FUSE_WRITE)).To(BeEmpty(), "the failed WRITE never reached the server")
 			Expect(srv.Counters().Ring.ZeroCopyTotal()).To(BeZero())
-		}, SpecTimeout(time.Minute))
+		}, SpecTimeout(edgeTimeout))
 
 	// ABI doc §3.2, §5.2: a registered pool's buf_index is only checked when
 	// a payload is imported; an empty slot fails the request with EFAULT.
@@ -72,5 +71,5 @@ var _ = Describe("fault knobs: buffer indexes", Label(labels.Integrity, labels.A
 				Expect(st.Err).NotTo(HaveOccurred(), "every command accepts the consistent index: %s", st)
 			}
 			Expect(knobDirectWrite(filepath.Join(srv.MountPoint(), "f"))).To(MatchError(unix.EFAULT))
-		}, SpecTimeout(time.Minute))
+		}, SpecTimeout(edgeTimeout))
 })

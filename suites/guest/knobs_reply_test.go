@@ -3,7 +3,6 @@ package guest
 import (
 	"fmt"
 	"path/filepath"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -77,13 +76,13 @@ var _ = Describe("fault knobs: replies", Label(labels.Integrity, labels.ABIUpstr
 			}
 			Expect(recs[0].ReplyPayloadSz).To(BeEquivalentTo(want), "committed payload_sz")
 		},
-		Entry("READ +1: too large, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("READ +1: too large, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobPayloadCase{op: fuseabi.FUSE_READ, delta: 1, wantErr: unix.EINVAL}),
-		Entry("READ -1: a short read (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("READ -1: a short read (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobPayloadCase{op: fuseabi.FUSE_READ, delta: -1, wantN: 4095}),
-		Entry("WRITE -1: smaller than fuse_write_out, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("WRITE -1: smaller than fuse_write_out, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobPayloadCase{op: fuseabi.FUSE_WRITE, delta: -1, wantErr: unix.EINVAL}),
-		Entry("WRITE +1: too large, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("WRITE +1: too large, EINVAL (§4.e)", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobPayloadCase{op: fuseabi.FUSE_WRITE, delta: 1, wantErr: unix.EINVAL}),
 	)
 
@@ -108,13 +107,13 @@ var _ = Describe("fault knobs: replies", Label(labels.Integrity, labels.ABIUpstr
 			}
 			Expect(srv.Counters().Requests[fuseabi.FUSE_OPEN]).To(BeZero(), "OPEN was answered without dispatching it")
 		},
-		Entry("devfuse: -EACCES", Label(zcserver.ModeDevFuse.String()), SpecTimeout(time.Minute),
+		Entry("devfuse: -EACCES", Label(zcserver.ModeDevFuse.String()), SpecTimeout(edgeTimeout),
 			knobReplyCase{zcserver.ModeDevFuse, -int32(unix.EACCES), unix.EACCES}),
-		Entry("ring-per-entry: -EACCES", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("ring-per-entry: -EACCES", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobReplyCase{zcserver.ModeRingPerEntry, -int32(unix.EACCES), unix.EACCES}),
-		Entry("ring-per-entry: +5 is refused with EINVAL", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("ring-per-entry: +5 is refused with EINVAL", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobReplyCase{zcserver.ModeRingPerEntry, 5, unix.EINVAL}),
-		Entry("ring-per-entry: -600 is refused with EINVAL", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(time.Minute),
+		Entry("ring-per-entry: -600 is refused with EINVAL", Label(zcserver.ModeRingPerEntry.String()), SpecTimeout(edgeTimeout),
 			knobReplyCase{zcserver.ModeRingPerEntry, -600, unix.EINVAL}),
 	)
 
@@ -139,5 +138,5 @@ var _ = Describe("fault knobs: replies", Label(labels.Integrity, labels.ABIUpstr
 				Expect(steps[1].Err).To(MatchError(unix.EEXIST), fmt.Sprint(steps[1]))
 			}
 			Expect(knobDirectWrite(filepath.Join(srv.MountPoint(), "f"))).To(Succeed())
-		}, SpecTimeout(time.Minute))
+		}, SpecTimeout(edgeTimeout))
 })

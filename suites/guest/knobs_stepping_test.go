@@ -2,7 +2,6 @@ package guest
 
 import (
 	"path/filepath"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,7 +18,7 @@ var _ = Describe("ring stepping API", Label(labels.Integrity, labels.ABIUpstream
 
 	BeforeEach(func(ctx SpecContext) {
 		srv = integStart(ctx, zcserver.Config{Mode: zcserver.ModeRingPerEntry, QueueDepth: 2, ManualRing: true})
-	}, NodeTimeout(time.Minute))
+	}, NodeTimeout(edgeTimeout))
 
 	// ABI doc §3.3: a successful REGISTER posts no CQE; the SQE's CQE is
 	// the first request delivered to the entry.
@@ -72,7 +71,7 @@ var _ = Describe("ring stepping API", Label(labels.Integrity, labels.ABIUpstream
 		}
 		Expect(integAwait(ctx, client)).To(Succeed())
 		Expect(srv.Counters().Requests[fuseabi.FUSE_WRITE]).To(BeNumerically(">=", 1))
-	}, SpecTimeout(time.Minute))
+	}, SpecTimeout(edgeTimeout))
 
 	// ABI doc §3.3: a header iov shorter than 288 bytes is refused at once.
 	// catches: Register reporting a refused REGISTER as accepted.
@@ -83,5 +82,5 @@ var _ = Describe("ring stepping API", Label(labels.Integrity, labels.ABIUpstream
 		Expect(err).To(MatchError(unix.EINVAL))
 		Expect(e.State()).To(Equal(zcserver.EntryEnded))
 		Expect(e.Err()).To(MatchError(unix.EINVAL))
-	}, SpecTimeout(time.Minute))
+	}, SpecTimeout(edgeTimeout))
 })

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/zcsuite/zcsuite/suites/guest/cause"
 	"github.com/zcsuite/zcsuite/suites/labels"
+	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -112,12 +112,15 @@ var (
 	prioEdge   = SpecPriority(1)
 )
 
-// maxSpecTimeout is the longest any spec may run (the benchmark aside).
-// The slowest spec takes under 5 s under TCG on a quiet host, so this
-// leaves room for a debug kernel on a loaded one; and it bounds a run on
-// a kernel whose ring leaves a request unanswered: the host stops waiting
-// on such a kernel at the first spec that times out (harness/runner).
-const maxSpecTimeout = 90 * time.Second
+// maxSpecTimeout is the longest any spec may run (the benchmark aside),
+// the bound of the integrity workloads and ABI probes; edge-case and
+// fault-knob specs have edgeTimeout. The slowest spec takes under 5 s
+// under TCG on a quiet host, so this leaves room for a debug kernel on a
+// loaded one; and it bounds a run on a kernel whose ring leaves a request
+// unanswered: the host stops waiting on such a kernel at the first spec
+// that times out, and plans each VM's deadline from these bounds
+// (harness/runner).
+const maxSpecTimeout = spectime.Max
 
 // ReportEntryExpectedSplat is the report entry name by which a spec declares
 // a kernel splat it provokes on purpose; the host does not fail the spec for

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -215,7 +216,7 @@ func runSuite(ev *vmevent.Writer, cfg vmevent.GuestConfig, early *suiteProc) int
 		"--ginkgo.timeout=" + ginkgoTimeout.String(),
 		// A spec stuck in the kernel past its timeout does not return:
 		// report it and go on after 10 s, not Ginkgo's default 30 s.
-		"--ginkgo.grace-period=10s",
+		"--ginkgo.grace-period=" + spectime.Grace.String(),
 	}, cfg.Args...)
 	ev.Write(vmevent.Event{Type: vmevent.Phase, Name: "suite-start"})
 	proc := early
