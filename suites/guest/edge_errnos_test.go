@@ -63,6 +63,20 @@ var _ = Describe("mixed-flags: commands the connection's state refuses", Label(l
 		Expect(r.addQueue(ctx, 0, 0)).To(Succeed(), "positive control: the same ADD_QUEUE on a mounted, initialised connection")
 	}, SpecTimeout(edgeTimeout))
 
+	// catches: fuse_uring_entry_teardown's `io_uring_cmd_done(cmd,
+	// -ENOTCONN, IO_URING_F_UNLOCKED)` given another errno (the server
+	// could not tell a teardown from a refused command).
+	It("ends a waiting REGISTER with ENOTCONN when the connection is aborted through fusectl", func(ctx SpecContext) {
+		_, err := r.register(ctx, r.lastQid(), r.layout(ringtest.PerEntry, false, 1), nil)
+		Expect(err).NotTo(HaveOccurred(), "positive control: the entry is accepted and waits for a request")
+		Expect(r.ready(ctx)).To(BeEmpty(), "no request yet: the entry's command is still the kernel's")
+		Expect(r.abort()).To(Succeed())
+		Expect(r.do(ctx, func(t *ringtest.Thread) error {
+			_, err := t.Next()
+			return err
+		})).To(MatchError(unix.ENOTCONN), "§5.1: teardown ends the waiting command")
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: fuse_uring_cmd's `if (!fch->connected) return -ENOTCONN;`
 	// dropped (ADD_QUEUE would create a queue on an aborted connection).
 	It("refuses ADD_QUEUE and REGISTER with ENOTCONN once the connection is aborted through fusectl", func(ctx SpecContext) {
