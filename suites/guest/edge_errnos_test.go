@@ -332,3 +332,55 @@ var _ = Describe("header-offset: a reply whose headers cannot be read at COMMIT"
 		Expect(seen).To(ContainElement(served{Qid: 0, Opcode: "FUSE_GETATTR"}))
 	}, SpecTimeout(edgeTimeout))
 })
+
+// IO_URING_F_CANCEL: io_uring cancels the commands of a task that exits.
+var _ = Describe("queue-depth: a waiting entry whose submitting thread exits", Label(labels.QueueDepth, labels.ABIUpstream), prioEdge, func() {
+	// catches: fuse_uring_cancel's `io_uring_cmd_done(cmd, -ENOTCONN,
+	// issue_flags)` given another errno (or dropped: the exiting thread
+	// would wait for the command for ever and no CQE would come).
+	It("completes a waiting REGISTER with ENOTCONN when the thread that submitted it exits, on a ring that stays open", func(ctx SpecContext) {
+		r := newRig(ctx, zcserver.Config{})
+		hdr, err := r.ring.Alloc(linux73.SizeofReqHeader)
+		Expect(err).NotTo(HaveOccurred())
+		payload, err := r.ring.Alloc(int(r.info.MaxPayloadSz))
+		Expect(err).NotTo(HaveOccurred())
+		const ud = 7
+		type submitted struct {
+			ring *uring.Ring
+			err  error
+		}
+		done := make(chan submitted, 1)
+		go func() {
+			// Never unlocked: the thread ends with this goroutine.
+			runtime.LockOSThread()
+			ring, err := uring.New(8, uring.WithSQE128(), uring.WithCQE32())
+			if err != nil {
+				done <- submitted{err: err}
+				return
+			}
+			c := ringtest.Cmd{Op: linux73.FUSE_IO_URING_CMD_REGISTER, Req: linux73.Register(r.lastQid(), 0), Iov: linux73.EntryIovecs(hdr, payload)}
+			if _, err = c.Put(ring, int32(r.srv.DevFD()), ud); err == nil {
+				_, err = ring.Submit()
+			}
+			runtime.KeepAlive(c.Iov)
+			if cqe, ok := ring.PeekCQE(); err == nil && ok {
+				err = fmt.Errorf("REGISTER completed before the thread exited: %w", cqe.Err())
+			}
+			done <- submitted{ring: ring, err: err}
+		}()
+		var s submitted
+		Eventually(done).WithContext(ctx).Should(Receive(&s))
+		if s.ring != nil {
+			DeferCleanup(s.ring.Close)
+		}
+		Expect(s.err).NotTo(HaveOccurred(), "positive control: the REGISTER is accepted and waits")
+		var cqe uring.CQE
+		Eventually(func() bool {
+			var ok bool
+			cqe, ok = s.ring.PeekCQE()
+			return ok
+		}).WithContext(ctx).Should(BeTrue(), "io_uring cancels the exited thread's command")
+		Expect(cqe.UserData).To(BeEquivalentTo(ud))
+		Expect(cqe.Err()).To(MatchError(unix.ENOTCONN), "§5.1: a cancelled waiting entry ends with ENOTCONN")
+	}, SpecTimeout(edgeTimeout))
+})
