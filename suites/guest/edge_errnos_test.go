@@ -90,6 +90,24 @@ var _ = Describe("mixed-flags: commands the connection's state refuses", Label(l
 	}, SpecTimeout(edgeTimeout))
 })
 
+// A server that negotiated FUSE_ABORT_ERROR is told about an abort with
+// ECONNABORTED.
+var _ = Describe("mixed-flags: commands after an abort with FUSE_ABORT_ERROR", Label(labels.MixedFlags, labels.ABIUpstream), prioEdge, func() {
+	// catches: fuse_uring_cmd's `if (fch->abort_with_err) return
+	// -ECONNABORTED;` dropped (the !connected check after it answers
+	// ENOTCONN instead).
+	It("refuses REGISTER with ECONNABORTED once a connection that negotiated FUSE_ABORT_ERROR is aborted through fusectl", func(ctx SpecContext) {
+		r := newRig(ctx, zcserver.Config{AbortError: true})
+		Expect(r.info.Flags&fuseabi.FUSE_ABORT_ERROR).NotTo(BeZero(), "the kernel took FUSE_ABORT_ERROR: %s", r.info.String())
+		l := r.layout(ringtest.PerEntry, false, 1)
+		_, err := r.register(ctx, r.lastQid(), l, nil)
+		Expect(err).NotTo(HaveOccurred(), "positive control: REGISTER before the abort")
+		Expect(r.abort()).To(Succeed())
+		_, err = r.register(ctx, 0, l, nil)
+		Expect(err).To(MatchError(unix.ECONNABORTED), "the abort carries FUSE_ABORT_ERROR")
+	}, SpecTimeout(edgeTimeout))
+})
+
 // Before FUSE_INIT is answered the connection has no ring yet.
 var _ = Describe("mixed-flags: commands before FUSE_INIT is answered", Label(labels.MixedFlags, labels.ABIUpstream), prioEdge, func() {
 	// catches: fuse_uring_cmd's `if (!smp_load_acquire(&fch->initialized))
