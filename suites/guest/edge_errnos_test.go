@@ -1,10 +1,12 @@
 package guest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 	"unsafe"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -105,6 +107,36 @@ var _ = Describe("mixed-flags: commands after an abort with FUSE_ABORT_ERROR", L
 		Expect(r.abort()).To(Succeed())
 		_, err = r.register(ctx, 0, l, nil)
 		Expect(err).To(MatchError(unix.ECONNABORTED), "the abort carries FUSE_ABORT_ERROR")
+	}, SpecTimeout(edgeTimeout))
+})
+
+// fuse.enable_uring is one switch for the whole kernel: this spec turns it
+// off for one connection's INIT and back on.
+var _ = Describe("mixed-flags: commands while fuse.enable_uring is off", Label(labels.MixedFlags, labels.ABIUpstream), prioEdge, func() {
+	// catches: fuse_uring_cmd's `if (!enable_uring && !fch->io_uring)`
+	// check dropped (the next check refuses with the same EOPNOTSUPP, but
+	// without the module parameter's log line), or its errno changed.
+	It("refuses a command with EOPNOTSUPP, logging the module parameter, on a connection made while fuse.enable_uring=0", func(ctx SpecContext) {
+		const param = "/sys/module/fuse/parameters/enable_uring"
+		on := newRig(ctx, zcserver.Config{})
+		_, err := on.register(ctx, on.lastQid(), on.layout(ringtest.PerEntry, false, 1), nil)
+		Expect(err).NotTo(HaveOccurred(), "positive control: REGISTER on a connection made with enable_uring on")
+		old, err := os.ReadFile(param)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(param, []byte("N"), 0)).To(Succeed())
+		DeferCleanup(os.WriteFile, param, bytes.TrimSpace(old), os.FileMode(0))
+		srv := startDevFuse(ctx, zcserver.Config{Mode: zcserver.ModeDevFuse, RingInit: true})
+		info := srv.Init()
+		Expect(info.Ring).To(BeFalse(), "no FUSE_OVER_IO_URING while enable_uring is off: %s", info.String())
+		ring, err := ringtest.Start(srv.DevFD(), ringtest.Config{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(ring.Close)
+		kmsg, err := openKmsgAtEnd()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(kmsg.Close)
+		Expect(ring.Do(ctx, func(t *ringtest.Thread) error { return t.AddQueue(0, 0) })).To(MatchError(unix.EOPNOTSUPP), "io_uring is off for this connection")
+		Eventually(kmsg.Lines).WithContext(ctx).WithTimeout(10*time.Second).
+			Should(ContainElement(ContainSubstring("fuse-io-uring is disabled by module parameter")), "the refusal is the module parameter's")
 	}, SpecTimeout(edgeTimeout))
 })
 
@@ -368,9 +400,7 @@ var _ = Describe("queue-depth: a waiting entry whose submitting thread exits", L
 			err  error
 		}
 		done := make(chan submitted, 1)
-		go func() {
-			// Never unlocked: the thread ends with this goroutine.
-			runtime.LockOSThread()
+		onExitingThread(func() {
 			ring, err := uring.New(8, uring.WithSQE128(), uring.WithCQE32())
 			if err != nil {
 				done <- submitted{err: err}
@@ -385,7 +415,7 @@ var _ = Describe("queue-depth: a waiting entry whose submitting thread exits", L
 				err = fmt.Errorf("REGISTER completed before the thread exited: %w", cqe.Err())
 			}
 			done <- submitted{ring: ring, err: err}
-		}()
+		})
 		var s submitted
 		Eventually(done).WithContext(ctx).Should(Receive(&s))
 		if s.ring != nil {
@@ -402,3 +432,25 @@ var _ = Describe("queue-depth: a waiting entry whose submitting thread exits", L
 		Expect(cqe.Err()).To(MatchError(unix.ENOTCONN), "§5.1: a cancelled waiting entry ends with ENOTCONN")
 	}, SpecTimeout(edgeTimeout))
 })
+
+// onExitingThread runs fn on an OS thread of its own that ends when fn
+// returns (the goroutine exits still locked to it). The process's main
+// thread is never ended (the Go runtime parks it instead), so when the
+// goroutine lands there it holds that thread and starts fn on another.
+func onExitingThread(fn func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			fn()
+			return // still locked: the thread exits
+		}
+		defer runtime.UnlockOSThread()
+		inner := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			defer close(inner)
+			fn()
+		}()
+		<-inner
+	}()
+}
