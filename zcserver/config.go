@@ -121,6 +121,9 @@ type Config struct {
 	// CacheTimeout is the kernel's entry and attribute cache lifetime; 0
 	// means DefaultCacheTimeout, a negative value disables caching.
 	CacheTimeout time.Duration
+	// AbortError asks for FUSE_ABORT_ERROR at INIT (protocol.Config):
+	// after an abort the kernel answers the server with ECONNABORTED.
+	AbortError bool
 	// Faults are fault injections; see FaultKnobs.
 	Faults FaultKnobs
 	// RingInit, with ModeDevFuse, still asks for FUSE_OVER_IO_URING in the

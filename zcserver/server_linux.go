@@ -136,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		AttrTimeout:  cfg.CacheTimeout,
 		OpenPolicy:   cfg.openPolicy(),
 		OnFault:      s.onFault,
+		AbortError:   cfg.AbortError,
 	})
 	if err != nil {
 		fs.Close()

@@ -204,6 +204,14 @@ func codeLines(lines []string) []string {
 	return out
 }
 
+// Functions names, for each line of the C source src, the function whose
+// body holds it ("" outside function bodies), by the rule functionsOf
+// uses for mutants.
+func Functions(src []byte) []string {
+	lines := strings.Split(string(src), "\n")
+	return functionsOf(lines, codeLines(lines))
+}
+
 // functionsOf names the function each line's body belongs to ("" outside
 // function bodies): a definition starts at column 0 with name( and its
 // body is the block between a "{" and a "}" at column 0.

@@ -36,6 +36,10 @@ type Config struct {
 	Ring bool
 	// NoReaddirPlus keeps FUSE_DO_READDIRPLUS out of the INIT reply.
 	NoReaddirPlus bool
+	// AbortError asks for FUSE_ABORT_ERROR in the INIT reply: after an
+	// abort through fusectl the kernel then answers the server with
+	// ECONNABORTED rather than ENODEV (reads) or ENOTCONN (ring commands).
+	AbortError bool
 	// EntryTimeout and AttrTimeout are the kernel cache lifetimes put into
 	// entry and attribute replies; 0 means no caching.
 	EntryTimeout, AttrTimeout time.Duration
@@ -80,7 +84,7 @@ func New(fs *memfs.FS, cfg Config) (*Handler, error) {
 		cfg: cfg,
 		neg: negotiation{
 			maxWrite: cfg.MaxWrite, maxPages: uint16(pages), pageSize: page,
-			ring: cfg.Ring, readdirPlus: !cfg.NoReaddirPlus,
+			ring: cfg.Ring, readdirPlus: !cfg.NoReaddirPlus, abortError: cfg.AbortError,
 		},
 	}
 	h.payloadSize = int(max(fuseabi.FUSE_MIN_READ_BUFFER, cfg.MaxWrite, pages*page))

@@ -28,6 +28,7 @@ type negotiation struct {
 	pageSize    uint32
 	ring        bool
 	readdirPlus bool
+	abortError  bool
 }
 
 // wantFlags is the INIT flag set we ask for (intersected with the offer).
@@ -39,6 +40,9 @@ func (n *negotiation) wantFlags() uint64 {
 	}
 	if n.ring {
 		f |= fuseabi.FUSE_OVER_IO_URING
+	}
+	if n.abortError {
+		f |= fuseabi.FUSE_ABORT_ERROR
 	}
 	return f
 }

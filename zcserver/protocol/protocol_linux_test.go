@@ -269,6 +269,17 @@ func TestNegotiate(t *testing.T) {
 	if _, err := New(must(memfs.New(memfs.Options{})), Config{MaxWrite: 100}); err == nil {
 		t.Fatal("max_write 100 accepted")
 	}
+	// FUSE_ABORT_ERROR only when asked for.
+	if info.Flags&fuseabi.FUSE_ABORT_ERROR != 0 {
+		t.Fatal("FUSE_ABORT_ERROR asked for by default")
+	}
+	h, err := New(must(memfs.New(memfs.Options{})), Config{AbortError: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, info, _ = h.neg.negotiate(in, false); info.Flags&fuseabi.FUSE_ABORT_ERROR == 0 {
+		t.Fatalf("AbortError: FUSE_ABORT_ERROR not in %#x", info.Flags)
+	}
 }
 
 func must[T any](v T, err error) T {
