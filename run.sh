@@ -41,6 +41,8 @@ setup() {
 	case " $* " in *" --kernel-tree"*|*" --series"*|*" -kernel-tree"*|*" -series"*|*" test "*)
 		need make gcc flex bison bc libelf-dev libssl-dev xz-utils lz4 perl git jq stress-ng ;;
 	esac
+	# -coverage: lcov (geninfo, lcov, genhtml) turns the gcov counters into reports.
+	case " $* " in *" -coverage"*|*" --coverage"*) need lcov ;; esac
 }
 
 # build: compile the zcsuite command into the cache (one binary per

@@ -40,6 +40,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet) {
 		item(w, "  "+f.Name, holds, 4)
 	}
 	item(w, "  series.md, series.json", "with -series: the table of the commits; each commit's report files are in NN-<commit>/", 4)
+	item(w, "  coverage.md, coverage.json, coverage.info, coverage/", "with -coverage: line and branch coverage of fs/fuse/*.c and io_uring/*.c merged over the VMs, per file and per function; the error returns no VM reached; with -coverage-diff or -series the hit count of every line the diff adds or changes, uncovered first; the lcov tracefile and genhtml's HTML report; each VM's counters as it sent them in gcov/", 4)
 	item(w, "  mutation.md, mutation.json", "with -mutate: the mutation score, every survivor with its one-line diff and file:line, every mutant's status and killing spec; each mutant's report files are in mutants/NNN-<id>/", 4)
 	fmt.Fprintln(w)
 	item(w, "", "The summary ends with the line CI reads: \"zcsuite: N passed (K known failures), N failed, N skipped\", then \", N not run\" when specs never started and \", N VMs untested\" when VMs tested nothing; a VM that failed by itself counts as failed.", 0)

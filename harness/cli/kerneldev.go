@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zcsuite/zcsuite/harness/coverage"
 	"github.com/zcsuite/zcsuite/harness/kbuild"
 	"github.com/zcsuite/zcsuite/harness/kernel"
 	"github.com/zcsuite/zcsuite/harness/patch"
@@ -31,6 +32,8 @@ const debianSourcePrefix = "debian-source:"
 type devFlags struct {
 	tree, series, badIf, fetchSource *string
 	debug, stopOnBad, bisect, ccache *bool
+	coverage                         *bool
+	coverageDiff, coverageErrors     *string
 	commitsOnly                      *bool
 	repeat, commit                   *int
 	// patches (-patch, repeatable) and mbox (-mbox) go onto the tree.
@@ -47,19 +50,22 @@ func (l *fileList) Set(v string) error { *l = append(*l, v); return nil }
 
 func addDevFlags(fs *flag.FlagSet) *devFlags {
 	d := &devFlags{
-		tree:        fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:VERSION builds Debian's linux-source-VERSION (7.3, 7.2). A relative path is taken from the caller's directory"),
-		debug:       fs.Bool("debug-kernel", false, "with -kernel-tree: add kernelconfig/debug.config (KASAN, KFENCE, lockdep, UBSAN, hung-task detection)"),
-		ccache:      fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
-		series:      fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
-		stopOnBad:   fs.Bool("stop-on-bad", false, "with -series: stop at the first bad commit"),
-		commitsOnly: fs.Bool("commits-only", false, "with -series: print the series' commits, one a line (number, sha, subject, tab-separated, oldest first), and exit: what a CI matrix fans out over"),
-		commit:      fs.Int("commit", 0, "with -series: build and test only the N-th commit of the series (1 = the oldest; see -commits-only), reporting into NN-<commit>/ as the whole series would"),
-		bisect:      fs.Bool("bisect", false, "git bisect run mode: exit 0 good, 1 bad, 125 skip (build, boot or infrastructure failure); usage errors and interruptions exit 128, which stops the bisection"),
-		repeat:      fs.Int("repeat", 1, "run the suite N times against each kernel; bad if any run is bad"),
-		badIf:       fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
-		fetchSource: fs.String("fetch-source", "", "download and unpack Debian's linux-source-VERSION (e.g. 7.3) into the cache, print the tree's path and exit"),
-		mbox:        fs.String("mbox", "", "with -kernel-tree: apply this mailed series (git am; the mbox `b4 am` writes) onto a copy of the tree in the cache, one commit per mail, after any -patch; with -series base..HEAD each mail is tested on its own"),
-		mut:         addMutateFlags(fs),
+		tree:           fs.String("kernel-tree", "", "build this kernel source tree (configured with kernelconfig/min.config, out of tree in the cache, incrementally) and test it; debian-source:VERSION builds Debian's linux-source-VERSION (7.3, 7.2). A relative path is taken from the caller's directory"),
+		debug:          fs.Bool("debug-kernel", false, "with -kernel-tree: add kernelconfig/debug.config (KASAN, KFENCE, lockdep, UBSAN, hung-task detection)"),
+		coverage:       fs.Bool("coverage", false, "with -kernel-tree: build the tree with gcov (kernelconfig/gcov.config, its own build directory), collect the counters of fs/fuse and io_uring from every VM whose kernel survives, and write coverage.md, coverage.json and an lcov HTML report (coverage/) into the report directory"),
+		coverageDiff:   fs.String("coverage-diff", "", "with -coverage on a git tree: list every line A..B adds or changes with its hit count, uncovered first (-series A..B implies it)"),
+		coverageErrors: fs.String("coverage-errors", "", "with -coverage: the files (FILE[,FILE...], relative to the tree) whose error returns (return -E…, = -E…, ERR_PTR(-E…) with no hit coverage.md lists (default fs/fuse/dev_uring.c)"),
+		ccache:         fs.Bool("ccache", os.Getenv("ZCSUITE_CCACHE") == "1", "with -kernel-tree: compile through ccache (default $ZCSUITE_CCACHE=1)"),
+		series:         fs.String("series", "", "with -kernel-tree on a git tree: build and test every commit of A..B in a worktree in the cache; writes series.md and series.json"),
+		stopOnBad:      fs.Bool("stop-on-bad", false, "with -series: stop at the first bad commit"),
+		commitsOnly:    fs.Bool("commits-only", false, "with -series: print the series' commits, one a line (number, sha, subject, tab-separated, oldest first), and exit: what a CI matrix fans out over"),
+		commit:         fs.Int("commit", 0, "with -series: build and test only the N-th commit of the series (1 = the oldest; see -commits-only), reporting into NN-<commit>/ as the whole series would"),
+		bisect:         fs.Bool("bisect", false, "git bisect run mode: exit 0 good, 1 bad, 125 skip (build, boot or infrastructure failure); usage errors and interruptions exit 128, which stops the bisection"),
+		repeat:         fs.Int("repeat", 1, "run the suite N times against each kernel; bad if any run is bad"),
+		badIf:          fs.String("bad-if", "", "regexp on spec names and splat titles: only bad outcomes it matches count as bad; the others are reported and ignored (the kernel counts as good)"),
+		fetchSource:    fs.String("fetch-source", "", "download and unpack Debian's linux-source-VERSION (e.g. 7.3) into the cache, print the tree's path and exit"),
+		mbox:           fs.String("mbox", "", "with -kernel-tree: apply this mailed series (git am; the mbox `b4 am` writes) onto a copy of the tree in the cache, one commit per mail, after any -patch; with -series base..HEAD each mail is tested on its own"),
+		mut:            addMutateFlags(fs),
 	}
 	fs.Var(&d.patches, "patch", "with -kernel-tree: apply this diff (git apply) onto a copy of the tree in the cache, one commit per file; repeat for several, applied in order. The tree itself is never modified; a patch that does not apply exits 125 naming the file and the hunk")
 	return d
@@ -67,7 +73,7 @@ func addDevFlags(fs *flag.FlagSet) *devFlags {
 
 // active reports whether a developer-loop flag was given.
 func (d *devFlags) active() bool {
-	return *d.tree != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || len(d.patches) > 0 || *d.mbox != "" || d.mut.active()
+	return *d.tree != "" || *d.coverage || *d.coverageDiff != "" || *d.coverageErrors != "" || *d.series != "" || *d.bisect || *d.repeat != 1 || *d.badIf != "" || *d.fetchSource != "" || *d.debug || *d.stopOnBad || *d.commitsOnly || *d.commit != 0 || len(d.patches) > 0 || *d.mbox != "" || d.mut.active()
 }
 
 // counts is the outcomes -fail-fast stops at: those -bad-if matches (by
@@ -131,8 +137,12 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		return fail(usage, "usage: -repeat %d (want 1 or more)", *d.repeat)
 	case *d.tree != "" && (set["kernel"] || set["kernel-config"]):
 		return fail(usage, "usage: -kernel-tree builds its own kernel; drop -kernel/-kernel-config")
-	case (*d.debug || set["ccache"]) && *d.tree == "":
-		return fail(usage, "usage: -debug-kernel and -ccache go with -kernel-tree")
+	case (*d.debug || set["ccache"] || *d.coverage) && *d.tree == "":
+		return fail(usage, "usage: -debug-kernel, -ccache and -coverage go with -kernel-tree")
+	case (*d.coverageDiff != "" || *d.coverageErrors != "") && !*d.coverage:
+		return fail(usage, "usage: -coverage-diff and -coverage-errors go with -coverage")
+	case *d.coverage && (*d.bisect || d.mut.active()):
+		return fail(usage, "usage: -coverage excludes -bisect and -mutate")
 	case *d.series != "" && *d.tree == "":
 		return fail(usage, "usage: -series needs -kernel-tree (the git tree holding the commits)")
 	case *d.series != "" && *d.bisect:
@@ -171,13 +181,29 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 
 	// The tester: one runner.Run per attempt.
 	var usageErr error
+	// covFailed: -coverage was asked for and a run's reports could not be
+	// made; a run that is otherwise good then exits 125.
+	covFailed := false
 	test := func(ctx context.Context, kf series.KernelFunc, dir string) series.Attempt {
 		t0 := time.Now()
 		o := append(append([]runner.Option{}, opts...), runner.WithReportDir(dir))
 		if kf != nil {
 			o = append(o, runner.WithKernelFunc(kf))
 		}
+		if *d.coverage {
+			o = append(o, runner.WithCoverage(coverage.Dirs...))
+		}
 		res, err := runner.Run(ctx, o...)
+		if *d.coverage && ctx.Err() == nil && res != nil && res.Kernel != nil {
+			t1 := time.Now()
+			sum, cerr := d.coverageReport(ctx, res, dir)
+			if cerr != nil {
+				covFailed = true
+				fmt.Fprintf(stderr, "zcsuite: %v\n", cerr)
+			} else {
+				logf("%s (reports made in %.1fs)", coverageLine(sum, dir), time.Since(t1).Seconds())
+			}
+		}
 		a := series.Attempt{Err: err, Duration: time.Since(t0)}
 		if errors.Is(err, runner.ErrUsage) && usageErr == nil {
 			usageErr = err
@@ -209,7 +235,7 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		if err != nil {
 			return fail(usage, "%v", err)
 		}
-		kopts = []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithCCache(*d.ccache)}
+		kopts = []kbuild.Option{kbuild.WithCacheDir(cacheDir), kbuild.WithFragmentDir(filepath.Join(modDir, "kernelconfig")), kbuild.WithDebug(*d.debug), kbuild.WithGcov(*d.coverage), kbuild.WithCCache(*d.ccache)}
 		build = func(ctx context.Context, tree string, logf func(string, ...any)) (*kernel.Kernel, error) {
 			k, err := kbuild.Build(ctx, tree, append(kopts, kbuild.WithLogf(logf))...)
 			if errors.Is(err, kbuild.ErrTree) {
@@ -222,6 +248,16 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 				return fail(usage, "%v", err)
 			}
 			return fail(verdict.ExitUntested, "%v", err)
+		}
+		if *d.coverage {
+			if err := coverage.CheckTools(); err != nil {
+				return fail(verdict.ExitUntested, "%v", err)
+			}
+			if *d.coverageDiff != "" {
+				if err := coverage.CheckDiff(ctx, tree, *d.coverageDiff); err != nil {
+					return fail(usage, "usage: %v", err)
+				}
+			}
 		}
 		if len(d.patches) > 0 || *d.mbox != "" {
 			base := tree
@@ -293,7 +329,7 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 		if code, ok := interruptCode(ctx, stderr); ok {
 			return code
 		}
-		return t.Verdict.ExitCode()
+		return coverageExit(t.Verdict.ExitCode(), covFailed, stderr)
 	}
 
 	var kf series.KernelFunc
@@ -312,7 +348,7 @@ func (d *devFlags) run(ctx context.Context, fs *flag.FlagSet, opts []runner.Opti
 	}
 	report(stdout, row, *d.bisect, *d.repeat)
 	writeJudgement(reportDir, row)
-	return row.ExitCode()
+	return coverageExit(row.ExitCode(), covFailed, stderr)
 }
 
 // resolveTree turns the -kernel-tree argument into an absolute tree path.

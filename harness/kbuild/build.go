@@ -31,6 +31,7 @@ const Arch = "x86_64"
 const (
 	MinFragment   = "min.config"
 	DebugFragment = "debug.config"
+	GcovFragment  = "gcov.config"
 )
 
 // stampVersion changes when the way a build directory is configured
@@ -41,6 +42,7 @@ type config struct {
 	cacheDir string
 	fragDir  string
 	debug    bool
+	gcov     bool
 	jobs     int
 	ccache   bool
 	logf     func(string, ...any)
@@ -69,6 +71,11 @@ func WithFragmentDir(d string) Option { return func(c *config) error { c.fragDir
 // WithDebug adds debug.config (KASAN, KFENCE, lockdep, UBSAN...) to the
 // configuration; debug kernels get their own build directory.
 func WithDebug(on bool) Option { return func(c *config) error { c.debug = on; return nil } }
+
+// WithGcov adds gcov.config (gcov profiling of the whole kernel, counters
+// in debugfs); gcov kernels get their own build directory (variant + "-gcov"),
+// so a build without it is never touched.
+func WithGcov(on bool) Option { return func(c *config) error { c.gcov = on; return nil } }
 
 // WithJobs sets make's -j (default: every CPU).
 func WithJobs(n int) Option {
@@ -146,6 +153,10 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 	if c.debug {
 		frags = append(frags, filepath.Join(c.fragDir, DebugFragment))
 		variant = "debug"
+	}
+	if c.gcov {
+		frags = append(frags, filepath.Join(c.fragDir, GcovFragment))
+		variant += "-gcov"
 	}
 	for i, f := range frags {
 		abs, err := filepath.Abs(f)
@@ -243,7 +254,8 @@ func CheckTree(tree string) (string, error) {
 	return abs, nil
 }
 
-// Dir is the build directory of tree for a fragment set ("min", "debug").
+// Dir is the build directory of tree for a fragment set ("min", "debug",
+// "min-gcov", "debug-gcov").
 func Dir(cacheDir, tree, variant string) string {
 	h := sha256.Sum256([]byte(tree))
 	return filepath.Join(cacheDir, "kbuild", hex.EncodeToString(h[:8])+"-"+variant)

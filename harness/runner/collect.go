@@ -55,8 +55,10 @@ type collector struct {
 	kmsg    []string
 	console []string
 	ginkgo  json.RawMessage
-	hello   time.Time
-	exited  time.Time
+	// coverage is the Coverage event's data (nil until one came).
+	coverage json.RawMessage
+	hello    time.Time
+	exited   time.Time
 	// The guest suite's own span: first spec start to last spec end.
 	firstSpec, lastSpec time.Time
 	// guestUptime is the kernel's boot time to Ready.
@@ -129,6 +131,10 @@ func (c *collector) Event(e vmevent.Event) {
 	switch e.Type {
 	case vmevent.Report:
 		c.ginkgo = e.Data
+		c.mu.Unlock()
+		return
+	case vmevent.Coverage:
+		c.coverage = e.Data
 		c.mu.Unlock()
 		return
 	case vmevent.Ready:

@@ -83,6 +83,9 @@ type Config struct {
 	// FailSpec, when set, makes the guest fail the specs it matches on
 	// purpose (see WithFailSpec).
 	FailSpec string
+	// Coverage, when set, names the kernel source directories whose gcov
+	// counters each VM sends (see WithCoverage).
+	Coverage []string
 }
 
 // Option configures a run.
@@ -275,6 +278,9 @@ func Run(ctx context.Context, opts ...Option) (*Result, error) {
 	r.res.Facts.ABI = c.ABI
 	if c.ReportDir != "" {
 		if err := prepareReportDir(c.ReportDir); err != nil {
+			return r.res, err
+		}
+		if err := clearCoverage(c); err != nil {
 			return r.res, err
 		}
 	}
@@ -738,7 +744,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	if c.FailSpec != "" {
 		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
 	}
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests}
+	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests, Coverage: c.Coverage}
 	start := time.Now()
 	col := newCollector(name, start)
 	col.find, col.known, col.logf, col.verbose, col.trace = r.find, known, r.logf, c.Verbose, traceEvents
@@ -828,8 +834,9 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	stopped := time.Now()
 	col.mu.Lock()
 	hello, exited, firstSpec, lastSpec, guestUptime := col.hello, col.exited, col.firstSpec, col.lastSpec, col.guestUptime
-	ginkgo, kmsg := col.ginkgo, col.kmsg
+	ginkgo, kmsg, coverage := col.ginkgo, col.kmsg, col.coverage
 	col.mu.Unlock()
+	r.saveCoverage(name, coverage)
 	if bootPhase.Name != "" {
 		r.addPhase(bootPhase)
 		if strings.HasPrefix(bootPhase.Name, "boot:") && guestUptime > 0 && guestUptime < bootPhase.Duration {

@@ -44,6 +44,10 @@ type GuestConfig struct {
 	// zcsuite host (a LAVA job). The known issues it applies are read
 	// from KnownPath when the image carries that file.
 	Verdict bool `json:"v,omitempty"`
+	// Coverage names kernel source directories (fs/fuse, io_uring) of a
+	// gcov kernel: the init resets the counters before the suite and, after
+	// it, sends those directories' .gcda files in a Coverage event.
+	Coverage []string `json:"cov,omitempty"`
 }
 
 // KnownPath is where an image made for a lab carries the known kernel

@@ -45,7 +45,22 @@ const (
 	// evidence, its FUSE_INIT offer): the guest then runs no spec, and
 	// the host reports the kernel as untestable, not as broken.
 	FeatureAbsent Type = "feature-absent"
+	// Coverage carries the kernel's gcov counters after the specs (Data:
+	// CoverageData), sent only when the config asks for them.
+	Coverage Type = "coverage"
 )
+
+// CoverageData is the data of a Coverage event: the .gcda files of the
+// directories the config named, read from debugfs's gcov tree after the
+// specs, as one gzip-compressed tar whose names are relative to
+// /sys/kernel/debug/gcov (there they mirror the kernel's build directory).
+type CoverageData struct {
+	Files int `json:"files"`
+	// Tgz is the archive (base64 in the JSON line).
+	Tgz []byte `json:"tgz,omitempty"`
+	// Error says why some or all counters could not be read.
+	Error string `json:"error,omitempty"`
+}
 
 // DoneAck is the line the host writes back on the port once it has read a
 // Done event. A guest whose host talks on the port (ModePort) powers off

@@ -180,9 +180,15 @@ func runConfig(ev *vmevent.Writer, port io.Reader, cfg vmevent.GuestConfig, cmdl
 	}
 
 	relayDone := startKmsgRelay(ev)
+	if len(cfg.Coverage) > 0 {
+		resetCoverage(ev)
+	}
 	code := runSuite(ev, cfg, early)
 	if len(cfg.GoTests) > 0 && code != vmevent.GuestDeadlineCode && !featureAbsent.Load() {
 		runGoTests(ev, cfg.GoTests, goTestTimeout(cfg))
+	}
+	if len(cfg.Coverage) > 0 {
+		sendCoverage(ev, cfg.Coverage)
 	}
 	writeKmsg(endMarker)
 	select {
