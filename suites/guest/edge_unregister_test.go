@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -291,8 +292,8 @@ func (r *rig) scratch() int {
 const scratchByte = 0x77
 
 // fixed runs READ_FIXED (read) or WRITE_FIXED of n bytes between offset 0
-// of slot and offset 0 of fd.
-func (r *rig) fixed(ctx SpecContext, read bool, fd, n int, slot uint16) (int, error) {
+// of slot and offset 0 of fd, waiting with ctx.
+func (r *rig) fixed(ctx context.Context, read bool, fd, n int, slot uint16) (int, error) {
 	var got int
 	err := r.do(ctx, func(t *ringtest.Thread) error {
 		var err error

@@ -87,6 +87,7 @@ func (a abi) CommitArgs(e *Entry) CommitArgs { return e.CommitArgs() }
 
 func (a abi) PutCommit(_ *Entry, c CommitArgs, ud uint64) error {
 	cmd := linux73.CommitCommand(c.Qid, c.CommitID, c.Fixed, c.BufIndex)
+	cmd.SQEFlags = c.SQEFlags
 	return a.t.prep(&cmd, ud)
 }
 

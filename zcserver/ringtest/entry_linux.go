@@ -132,6 +132,9 @@ type CommitArgs struct {
 	CommitID uint64
 	Fixed    bool
 	BufIndex uint16
+	// SQEFlags are IOSQE_* bits of the COMMIT's SQE (IOSQE_ASYNC: the
+	// kernel runs it on an io-wq worker, without the ring's lock held).
+	SQEFlags uint8
 }
 
 // CommitArgs returns the correct COMMIT_AND_FETCH fields for e's request.
