@@ -137,6 +137,29 @@ var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.H
 		Expect(allBytes(q.Headers[:kmSlotSize], 0)).To(BeTrue(), "no entry 0: its header slot stays unwritten")
 	}, SpecTimeout(edgeTimeout))
 
+	// catches: zero_copy_depth taken from init.queue_depth outside the
+	// zero_copy branch of fuse_uring_buf_ring_setup (a buf-ring-only
+	// queue would look for its headers at index queue_depth).
+	It("buf ring only: keeps the headers at table index 0 when the creating REGISTER carries queue_depth 3", func(ctx SpecContext) {
+		l := r.layout(0, false, 1)
+		l.Edit = func(e *kmbufring.Entry) { e.QueueDepth = 3 }
+		q := r.setupQueue(ctx, l)
+		Expect(q.HeadersIndex).To(BeZero(), "§3.3")
+		Expect(q.TableSlots).To(BeEquivalentTo(1), "nothing at index 3: a lookup there would park the request (§5 d)")
+		fill(q.Headers, poison)
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		c := r.clients.Go(0, r.lookupENOENT("km-hdr-qd-ignored"))
+		e := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+		op, unique, _ := rawSlot(q.Headers, int(e.ID))
+		Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP), "§3.3: the header in the buffer at index 0")
+		Expect(unique).To(Equal(e.In.Unique))
+		r.answerCommit(ctx, e)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: a bound check of fixed_buf_id against queue_depth on
 	// buf-ring-only queues (§3.3: "no check that fixed_buf_id < QD").
 	It("buf ring only: takes entry ids up to 9 with no queue depth, each header at byte id × 288", func(ctx SpecContext) {
