@@ -86,6 +86,38 @@ var _ = Describe("kmbuf ring registration: IORING_REGISTER_KMBUF_RING refuses wh
 		Expect(r.bufRegCall(ctx, 0, opKmbufReg, valid, 1)).To(MatchError(unix.EEXIST), "§2.2: bgid 0 holds a provided-buffer ring")
 	}, SpecTimeout(edgeTimeout))
 
+	// catches: the "nr_pages > UINT_MAX" test dropped from
+	// io_create_region_multi_buf (the allocation would be attempted and
+	// fail with ENOMEM, or worse, succeed truncated).
+	It("refuses a kmbuf ring of more than 2^32 pages in all with E2BIG before allocating, and the group stays free", Label(labels.PayloadSz), func(ctx SpecContext) {
+		huge := kmbuf.KmbufRingReg(0xFFFFF000, 8192, kmbuf.FUSE_URING_RINGBUF_GROUP)
+		Expect(r.bufRegCall(ctx, 0, opKmbufReg, huge, 1)).To(MatchError(unix.E2BIG), "§2.2: 8192 buffers of 4 GiB - 4 KiB")
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.RegisterKmbuf(page, 2) })).To(Succeed(), "positive control: nothing was left at bgid 0")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: the kernel_managed comparison dropped from
+	// io_buf_get_region (the kmbuf mmap offset would map a provided-buffer
+	// ring's memory, and the other way round).
+	It("maps IORING_OFF_KMBUF_RING only for a kmbuf ring: a provided-buffer ring's group gives EINVAL there and maps at IORING_OFF_PBUF_RING", Label(labels.MixedFlags), func(ctx SpecContext) {
+		ps := int(page)
+		mmapAt := func(off int64) error {
+			return r.do(ctx, 0, func(t *kmbufring.Thread) error {
+				m, err := unix.Mmap(t.Uring().Fd(), off, ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+				if err == nil {
+					return unix.Munmap(m)
+				}
+				return err
+			})
+		}
+		Expect(r.bufRegCall(ctx, 0, uring.IORING_REGISTER_PBUF_RING, pbufReg, 1)).To(Succeed())
+		Expect(mmapAt(kmbuf.IORING_OFF_PBUF_RING)).To(Succeed(), "positive control: the provided-buffer ring maps at its own offset")
+		Expect(mmapAt(kmbuf.KmbufMmapOffset(0))).To(MatchError(unix.EINVAL), "§2.3: not kernel-managed")
+		Expect(r.bufRegCall(ctx, 0, opKmbufUnreg, kmbuf.BufReg{}, 1)).To(Succeed())
+		Expect(r.bufRegCall(ctx, 0, opKmbufReg, kmbuf.KmbufRingReg(page, 2, 0), 1)).To(Succeed())
+		Expect(mmapAt(kmbuf.KmbufMmapOffset(0))).To(Succeed(), "positive control: the kmbuf ring maps at its offset")
+		Expect(mmapAt(kmbuf.IORING_OFF_PBUF_RING)).To(MatchError(unix.EINVAL), "a kmbuf ring does not map at the provided-buffer offset")
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: IORING_UNREGISTER_KMBUF_RING not routed to the shared
 	// unregister handler (EINVAL), or the handler not erasing the list
 	// (the group would stay taken: EEXIST on the next registration).

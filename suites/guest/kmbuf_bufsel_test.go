@@ -68,6 +68,34 @@ var _ = Describe("payload-sz: kmbuf buffer selection and recycling", Label(label
 		Expect(seen).NotTo(ContainElement(And(HaveField("Opcode", fuseabi.FUSE_FSYNC.String()), HaveField("PayloadSz", Not(BeZero())))), "%v", seen)
 	}, SpecTimeout(edgeTimeout))
 
+	// catches: the IOBL_KERNEL_MANAGED case dropped from io_should_commit
+	// (a uring_cmd selection would not advance the ring's head, and the
+	// second request would get the first one's buffer).
+	It("gives two requests out at the same time two different buffers, each holding its own payload at buffer id × buf_size", func(ctx SpecContext) {
+		l := r.layout(0, false, 2)
+		l.Buffers = 2
+		r.setupQueue(ctx, l)
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		names := []string{"km-sel-two-a", "km-sel-two-bb"}
+		c1 := r.clients.Go(0, r.lookupENOENT(names[0]))
+		a := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+		c2 := r.clients.Go(0, r.lookupENOENT(names[1]))
+		b := r.serveUntil(ctx, 0, func(e *kmbufring.Entry) bool { return e.Opcode() == fuseabi.FUSE_LOOKUP && e.ID != a.ID })
+		for _, e := range []*kmbufring.Entry{a, b} {
+			Expect(e.CQEFlags&uring.IORING_CQE_F_BUFFER).NotTo(BeZero(), "entry %d: selected at delivery", e.ID)
+		}
+		Expect(a.Bid).NotTo(Equal(b.Bid), "§2.4: one buffer per request out")
+		Expect(string(r.kmBuffer(ctx, a, len(names[0])+1))).To(Equal(names[0] + "\x00"))
+		Expect(string(r.kmBuffer(ctx, b, len(names[1])+1))).To(Equal(names[1] + "\x00"))
+		r.answerCommit(ctx, a)
+		r.answerCommit(ctx, b)
+		r.serveClient(ctx, c2)
+		Expect(c1.Err()).To(Succeed())
+		Expect(c2.Err()).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: the recycle dropped from fuse_uring_clean_up_buffer (the
 	// one buffer would stay with the first request's entry and the second
 	// request would wait for ever).
