@@ -122,8 +122,8 @@ var _ = Describe("payload-sz: kmbuf buffer selection and recycling", Label(label
 		c2 := r.clients.Go(0, r.lookupENOENT(second))
 		Consistently(c2.Done()).WithContext(ctx).WithTimeout(2*time.Second).ShouldNot(BeClosed(), "§2.4: no free buffer: the request waits")
 		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error {
-			if d := t.Delivered(); len(d) != 1 {
-				return fmt.Errorf("§2.4: want only the held request delivered (the other entry is idle but there is no buffer), got %v", d)
+			if d := t.Delivered(); len(d) > 0 {
+				return fmt.Errorf("§2.4: a CQE for the waiting request (the other entry is idle, but there is no buffer): %v", d)
 			}
 			return nil
 		})).To(Succeed())
