@@ -75,6 +75,24 @@ var _ = Describe("kmbuf ring registration: IORING_REGISTER_KMBUF_RING refuses wh
 		Entry("nr_args 2", Label(labels.MixedFlags), func(*kmbuf.BufReg) {}, uint32(2)),
 	)
 
+	// catches: "!arg ||" dropped from the IORING_REGISTER_KMBUF_RING case
+	// (a NULL argument would reach copy_from_user: EFAULT), or the
+	// copy_from_user failure of io_register_kmbuf_ring not returned.
+	It("refuses a NULL argument with EINVAL and an unreadable one with EFAULT", Label(labels.MixedFlags), func(ctx SpecContext) {
+		noAccess, err := unix.Mmap(-1, 0, int(page), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(unix.Munmap, noAccess)
+		call := func(arg unsafe.Pointer) error {
+			return r.do(ctx, 0, func(t *kmbufring.Thread) error {
+				_, err := t.Uring().Register(opKmbufReg, arg, 1)
+				return err
+			})
+		}
+		Expect(call(nil)).To(MatchError(unix.EINVAL), "§2.2: arg NULL")
+		Expect(call(unsafe.Pointer(&noAccess[0]))).To(MatchError(unix.EFAULT), "§2.2: the copy of reg fails")
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.RegisterKmbuf(page, 2) })).To(Succeed(), "positive control")
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: io_alloc_new_buffer_list's EEXIST test ("IOBL_BUF_RING ||")
 	// dropped: a second ring would replace the first under its mapping.
 	It("refuses a kmbuf ring at a buffer group that holds one (kmbuf or provided-buffer) with EEXIST", Label(labels.MixedFlags), func(ctx SpecContext) {
