@@ -11,6 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
+	"github.com/zcsuite/zcsuite/zcserver/ringtest"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
@@ -94,6 +95,45 @@ var _ = Describe("payload-sz: kmbuf buffer selection and recycling", Label(label
 		r.serveClient(ctx, c2)
 		Expect(c1.Err()).To(Succeed())
 		Expect(c2.Err()).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: the fuse_uring_clean_up_buffer call dropped from
+	// fuse_uring_next_req_update_buffer (an entry whose next request
+	// needs no buffer would sit on the one it had, and a request on
+	// another entry would wait for it).
+	It("puts the committing entry's buffer back when its next request needs none: while that ACCESS is held, a LOOKUP on the other entry gets the one buffer", func(ctx SpecContext) {
+		r.oneBufferQueues(ctx, 2)
+		isAccess := kmIsOp(fuseabi.FUSE_ACCESS)
+		accessRoot := func() error { return unix.Access(r.srv.MountPoint(), unix.R_OK) }
+		c1 := r.clients.Go(0, r.lookupENOENT("km-sel-next-a"))
+		x := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+		Expect(x.CQEFlags&uring.IORING_CQE_F_BUFFER).NotTo(BeZero(), "positive control: the LOOKUP holds the buffer")
+		c2 := r.clients.Go(0, accessRoot)
+		y := r.serveUntil(ctx, 0, isAccess)
+		Expect(y.ID).NotTo(Equal(x.ID), "an ACCESS needs no buffer: the idle entry takes it at once")
+		c3 := r.clients.Go(0, accessRoot)
+		Consistently(c3.Done()).WithContext(ctx).WithTimeout(500*time.Millisecond).ShouldNot(BeClosed(), "both entries are busy: the second ACCESS waits")
+		r.answerCommit(ctx, x)
+		x2 := r.serveUntil(ctx, 0, isAccess)
+		Expect(x2.ID).To(Equal(x.ID), "the waiting ACCESS goes to the entry that committed")
+		Expect(x2.CQEFlags&uring.IORING_CQE_F_BUFFER).To(BeZero())
+		r.answerCommit(ctx, y)
+		c4 := r.clients.Go(0, r.lookupENOENT("km-sel-next-b"))
+		Eventually(func() int {
+			var n int
+			_ = r.do(ctx, 0, func(t *kmbufring.Thread) error { n = len(t.Delivered()); return nil })
+			return n
+		}).WithContext(ctx).WithTimeout(10*time.Second).Should(Equal(1), "§2.4: the buffer went back to the ring when the entry's next request needed none")
+		z := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+		Expect(z.ID).To(Equal(y.ID))
+		Expect(z.CQEFlags&uring.IORING_CQE_F_BUFFER).NotTo(BeZero(), "selected anew from the ring")
+		Expect(z.Bid).To(Equal(x.Bid), "the one buffer")
+		r.answerCommit(ctx, x2)
+		r.answerCommit(ctx, z)
+		r.serveClient(ctx, c4)
+		for _, c := range []*ringtest.Client{c1, c2, c3, c4} {
+			Expect(c.Err()).To(Succeed())
+		}
 	}, SpecTimeout(edgeTimeout))
 
 	// catches: the recycle dropped from fuse_uring_clean_up_buffer (the
