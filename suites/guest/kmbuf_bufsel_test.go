@@ -116,7 +116,7 @@ var _ = Describe("payload-sz: kmbuf buffer selection and recycling", Label(label
 		r.answerCommit(ctx, x)
 		x2 := r.serveUntil(ctx, 0, isAccess)
 		Expect(x2.ID).To(Equal(x.ID), "the waiting ACCESS goes to the entry that committed")
-		Expect(x2.CQEFlags&uring.IORING_CQE_F_BUFFER).To(BeZero())
+		Expect(x2.CQEFlags & uring.IORING_CQE_F_BUFFER).To(BeZero())
 		r.answerCommit(ctx, y)
 		c4 := r.clients.Go(0, r.lookupENOENT("km-sel-next-b"))
 		Eventually(func() int {
