@@ -1,6 +1,8 @@
 package guest
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"golang.org/x/sys/unix"
@@ -9,6 +11,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
+	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // kmZC is the mode of a zero-copy queue of the series.
@@ -107,6 +110,36 @@ var _ = Describe("cap-gate: kmbuf zero copy needs CAP_SYS_ADMIN at queue creatio
 		e = zcEntry(0, 0, kmDepth, r.headers(0, kmDepth))
 		e.Personality = unpriv
 		Expect(r.register(ctx, e)).To(MatchError(unix.EINVAL), "§5 a (ii): the unprivileged personality overrides the privileged thread")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: io-wq running a punted uring_cmd with the worker's own
+	// credentials instead of the submitter's captured at punt time
+	// (REQ_F_CREDS not set in io_prep_async_work).
+	It("judges a REGISTER punted to io-wq (IOSQE_ASYNC) by the submitting thread's credentials: accepted privileged, EINVAL unprivileged", func(ctx SpecContext) {
+		l := r.lastQid()
+		r.kmbufOnly(ctx, l)
+		e := zcEntry(l, 0, kmDepth, r.headers(l, kmDepth))
+		e.SQEFlags = uring.IOSQE_ASYNC
+		// A punted REGISTER is answered by io-wq after the submit returns:
+		// a refusal arrives as a later CQE, a success never does.
+		Expect(r.register(ctx, e)).To(Succeed(), "submitted")
+		Consistently(func() int {
+			var n int
+			_ = r.do(ctx, l, func(t *kmbufring.Thread) error { n = len(t.Ended()); return nil })
+			return n
+		}).WithContext(ctx).WithTimeout(time.Second).Should(BeZero(), "positive control: a privileged punted REGISTER is kept")
+		Expect(r.unregisterKmbuf(ctx, l)).To(MatchError(unix.EBUSY), "positive control: it created a queue, which pins the kmbuf ring")
+		r.kmbufOnly(ctx, 0)
+		hdrs := r.headers(0, kmDepth)
+		r.setCap(ctx, 0, false)
+		e = zcEntry(0, 0, kmDepth, hdrs)
+		e.SQEFlags = uring.IOSQE_ASYNC
+		Expect(r.register(ctx, e)).To(Succeed(), "submitted")
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error {
+			_, err := t.Next()
+			return err
+		})).To(MatchError(unix.EINVAL), "§5 a: io-wq uses the submitter's credentials")
+		Expect(r.unregisterKmbuf(ctx, 0)).To(Succeed(), "§5 a: the pin was dropped on the punted path too")
 	}, SpecTimeout(edgeTimeout))
 
 	// catches: the capability check applied to every buf-ring queue, or to

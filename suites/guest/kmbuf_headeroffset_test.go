@@ -8,9 +8,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
 	"github.com/zcsuite/zcsuite/zcserver/ringtest"
 )
@@ -136,6 +138,72 @@ var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.H
 		Expect(allBytes(canary, poison)).To(BeTrue(), "§5 d (3)")
 		Expect(allBytes(q.Headers[:kmSlotSize], 0)).To(BeTrue(), "no entry 0: its header slot stays unwritten")
 	}, SpecTimeout(edgeTimeout))
+
+	// catches: zero_copy_depth taken from init.queue_depth outside the
+	// zero_copy branch of fuse_uring_buf_ring_setup (a buf-ring-only
+	// queue would look for its headers at index queue_depth).
+	It("buf ring only: keeps the headers at table index 0 when the creating REGISTER carries queue_depth 3", func(ctx SpecContext) {
+		l := r.layout(0, false, 1)
+		l.Edit = func(e *kmbufring.Entry) { e.QueueDepth = 3 }
+		q := r.setupQueue(ctx, l)
+		Expect(q.HeadersIndex).To(BeZero(), "§3.3")
+		Expect(q.TableSlots).To(BeEquivalentTo(1), "nothing at index 3: a lookup there would park the request (§5 d)")
+		fill(q.Headers, poison)
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		c := r.clients.Go(0, r.lookupENOENT("km-hdr-qd-ignored"))
+		e := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+		op, unique, _ := rawSlot(q.Headers, int(e.ID))
+		Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP), "§3.3: the header in the buffer at index 0")
+		Expect(unique).To(Equal(e.In.Unique))
+		r.answerCommit(ctx, e)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: the error of fuse_uring_set_up_zero_copy ignored in
+	// fuse_uring_args_to_ring (the READ would be delivered and its data
+	// written into whatever the slot holds, here the headers buffer).
+	DescribeTable("zero copy: takes a REGISTER whose entry id has no free page slot; header-only requests work, a zero-copied READ fails for the client with the install's errno and is never delivered",
+		func(ctx SpecContext, id uint16, want unix.Errno) {
+			const qd = 1
+			var hdrs []byte
+			Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error {
+				if err := t.RegisterKmbuf(kmbufring.DefaultBufSize(r.info.MaxPayloadSz), 2); err != nil {
+					return err
+				}
+				var err error
+				if hdrs, err = t.Ring().Alloc(kmbuf.HeadersLen(id)); err != nil {
+					return err
+				}
+				if err := t.Table(qd + 1); err != nil {
+					return err
+				}
+				if err := t.PutBuffer(qd, hdrs); err != nil {
+					return err
+				}
+				return t.Register(zcEntry(0, id, qd, hdrs))
+			})).To(Succeed(), "§3.3: nothing checks fixed_buf_id at REGISTER")
+			for qid := 1; qid < r.nq; qid++ {
+				r.setupQueue(ctx, r.layout(qid, false, 1))
+			}
+			seen, err := r.run(ctx, 0, r.lookupENOENT("km-hdr-noslot"))
+			Expect(err).NotTo(HaveOccurred(), "positive control: a header-only request on entry %d", id)
+			Expect(seen).To(ContainElement(And(HaveField("Opcode", fuseabi.FUSE_LOOKUP.String()), HaveField("ID", id))), "%v", seen)
+			op, _, _ := rawSlot(hdrs, int(id))
+			Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP), "§3.3: its header at byte %d of the buffer at index %d", int(id)*kmSlotSize, qd)
+			content := pattern(4096, 0x42)
+			r.createFile(dioPrefix+"noslot", content)
+			got := kmAligned(len(content))
+			var n int
+			seen, err = r.run(ctx, 0, kmDirectRead(r.path(dioPrefix+"noslot"), 0, got, &n))
+			Expect(err).To(MatchError(want), "§6: the page install's errno reaches the client")
+			Expect(seen).NotTo(ContainElement(HaveField("Opcode", fuseabi.FUSE_READ.String())), "§5 f: no CQE for a failed install")
+		},
+		Entry("id = queue_depth (its page slot holds the headers buffer): EBUSY", uint16(1), unix.EBUSY),
+		Entry("id 5, past the table of queue_depth + 1 slots: EINVAL", uint16(5), unix.EINVAL),
+	)
 
 	// catches: a bound check of fixed_buf_id against queue_depth on
 	// buf-ring-only queues (§3.3: "no check that fixed_buf_id < QD").

@@ -14,6 +14,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
+	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // devFuseRequests counts the requests the server read from /dev/fuse.
@@ -106,6 +107,40 @@ var _ = Describe("mixed-flags: kmbuf REGISTER modes must agree per queue", Label
 		hdrs := r.headers(l, 2)
 		Expect(r.register(ctx, &kmbufring.Entry{Qid: uint16(l), ID: 1, Mode: kmbuf.Mode{BufRing: true}, Headers: hdrs})).To(MatchError(unix.EINVAL), "§5 c")
 		Expect(r.unregisterKmbuf(ctx, l)).To(Succeed(), "the mode check comes before the pin")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: io_kbuf_ring_pin's "likely(buffer_list)" test dropped (a
+	// buf-ring REGISTER on an instance without a ring at bgid 0 would pin
+	// a NULL list).
+	It("refuses a buf-ring REGISTER with EINVAL when its io_uring instance has no ring at bgid 0, and accepts it once a kmbuf ring is there", func(ctx SpecContext) {
+		hdrs := r.headers(0, 1)
+		Expect(r.register(ctx, &kmbufring.Entry{Qid: 0, Mode: kmbuf.Mode{BufRing: true}, Headers: hdrs})).To(MatchError(unix.EINVAL), "§6: no list at bgid 0")
+		r.kmbufOnly(ctx, 0)
+		fd := r.otherConn(ctx).DevFD()
+		Expect(r.register(ctx, &kmbufring.Entry{Qid: 0, Mode: kmbuf.Mode{BufRing: true}, Headers: hdrs, DevFD: &fd})).To(Succeed(),
+			"positive control: the same REGISTER through the same instance (to a fresh connection: the refusal turned io_uring off for this one)")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: the io_uring_cmd_is_kmbuf_ring test dropped from
+	// fuse_uring_buf_ring_setup (fuse would take buffers from a ring
+	// whose memory userspace provides), or its error path keeping the pin.
+	It("refuses a buf-ring REGISTER with EINVAL when bgid 0 holds a provided-buffer ring, and drops the pin it took: that ring then unregisters", func(ctx SpecContext) {
+		Expect(r.bufRegCall(ctx, 0, uring.IORING_REGISTER_PBUF_RING, pbufReg, 1)).To(Succeed(), "a provided-buffer ring at bgid 0")
+		Expect(r.register(ctx, &kmbufring.Entry{Qid: 0, Mode: kmbuf.Mode{BufRing: true}, Headers: r.headers(0, 1)})).To(MatchError(unix.EINVAL), "§6: bgid 0 is not kernel-managed")
+		Expect(r.bufRegCall(ctx, 0, uring.IORING_UNREGISTER_PBUF_RING, kmbuf.BufReg{}, 1)).To(Succeed(), "§2.4: the pin was dropped (EBUSY otherwise)")
+	}, SpecTimeout(edgeTimeout))
+
+	// catches: io_kbuf_ring_pin not testing IOBL_PINNED (two queues would
+	// share one kmbuf ring and recycle each other's buffers).
+	It("refuses with EALREADY a second queue whose first REGISTER goes through an io_uring instance whose kmbuf ring another queue pinned", func(ctx SpecContext) {
+		l := r.lastQid()
+		r.kmbufOnly(ctx, l)
+		Expect(r.register(ctx, &kmbufring.Entry{Qid: uint16(l), Mode: kmbuf.Mode{BufRing: true}, Headers: r.headers(l, 1)})).To(Succeed(), "positive control: the first queue pins the ring")
+		hdrs := r.headers(l, 1)
+		Expect(r.do(ctx, l, func(t *kmbufring.Thread) error {
+			return t.Register(&kmbufring.Entry{Qid: 0, Mode: kmbuf.Mode{BufRing: true}, Headers: hdrs})
+		})).To(MatchError(unix.EALREADY), "§2.4: qid 0 through qid %d's instance", l)
+		Expect(r.unregisterKmbuf(ctx, l)).To(MatchError(unix.EBUSY), "§2.4: still pinned by the first queue")
 	}, SpecTimeout(edgeTimeout))
 
 	// catches: per-connection instead of per-queue modes.

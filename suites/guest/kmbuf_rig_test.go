@@ -17,6 +17,7 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/kmbufring"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/ringtest"
+	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // kmRig is one kmbuf spec's fresh FUSE connection: a zcserver that
@@ -161,10 +162,14 @@ func (r *kmRig) unregisterKmbuf(ctx context.Context, qid int) error {
 // kmServed is what a ring delivered while serving.
 type kmServed struct {
 	Qid       uint16
+	ID        uint16
 	Opcode    string
 	PayloadSz uint32
 	HasBuf    bool
 	ZC        bool
+	// CQEBuf: the delivery CQE itself carried IORING_CQE_F_BUFFER (a
+	// buffer selected for this request, not one kept from before).
+	CQEBuf bool
 }
 
 // serveClient answers every request on every ring until c returns and
@@ -186,7 +191,7 @@ func (r *kmRig) serveClient(ctx context.Context, c *ringtest.Client) []kmServed 
 			defer wg.Done()
 			errs[qid] = g.ServeFunc(ctx, r.srv.Handler(), c.Done(), func(_ *kmbufring.Thread, e *kmbufring.Entry) {
 				mu.Lock()
-				seen = append(seen, kmServed{e.Qid, e.Opcode().String(), e.EntIO.PayloadSz, e.HasBuf, e.ZeroCopied()})
+				seen = append(seen, kmServed{e.Qid, e.ID, e.Opcode().String(), e.EntIO.PayloadSz, e.HasBuf, e.ZeroCopied(), e.CQEFlags&uring.IORING_CQE_F_BUFFER != 0})
 				mu.Unlock()
 			})
 		}()

@@ -59,6 +59,28 @@ var _ = Describe("unregister: kmbuf page slots are emptied when a request ends",
 		r.nextWriteWorks(ctx, dioPrefix+"unreg-ok")
 	}, SpecTimeout(edgeTimeout))
 
+	// catches: the unregister in fuse_uring_req_end limited to requests
+	// with in-pages ("if (ent->zero_copied && req->args->in_pages)"): a
+	// zero-copied READ's slot is registered the other way (ITER_DEST).
+	It("empties the slot of a zero-copied READ on commit: READ_FIXED into it in the same io_uring_enter gets EFAULT", func(ctx SpecContext) {
+		content := pattern(8192, 0x21)
+		r.createFile(dioPrefix+"unreg-read", content)
+		got := kmAligned(len(content))
+		var n int
+		c := r.clients.Go(0, kmDirectRead(r.path(dioPrefix+"unreg-read"), 0, got, &n))
+		e := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_READ))
+		Expect(e.ZeroCopied()).To(BeTrue())
+		rep := r.answer(ctx, e)
+		Expect(rep.N).To(Equal(len(content)), "positive control: the reply went into slot %d with READ_FIXED", e.ID)
+		res, err := r.commitWithProbe(ctx, e, true, e.ID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res).To(BeEquivalentTo(-int32(unix.EFAULT)), "§5 f: slot %d is empty right after the commit", e.ID)
+		r.serveClient(ctx, c)
+		Expect(c.Err()).To(Succeed())
+		Expect(got[:n]).To(Equal(content))
+		r.nextWriteWorks(ctx, dioPrefix+"unreg-read")
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: the error-reply path ending the request without the
 	// unregister (the next install on the entry would get EBUSY).
 	It("empties the slot when the reply is an error (the client gets EIO)", func(ctx SpecContext) {
