@@ -53,8 +53,12 @@ type Options struct {
 	ErrorFiles []string
 }
 
-// VM is one VM of the run and where its counters are.
-type VM struct{ Name, Archive string }
+// VM is one VM of the run and where its counters are; NotBooted says the
+// run decided its specs without booting it (an ABI gate, an interruption).
+type VM struct {
+	Name, Archive string
+	NotBooted     bool
+}
 
 // Summary is coverage.json.
 type Summary struct {
@@ -63,11 +67,13 @@ type Summary struct {
 	Collected []string `json:"vms_collected"`
 	// Missing are VMs of the run that sent no counters (their kernel
 	// did not survive, or the guest did not get there).
-	Missing []string  `json:"vms_missing,omitempty"`
-	Total   Counts    `json:"total"`
-	Files   []FileSum `json:"files"`
-	Diff    *DiffSum  `json:"diff,omitempty"`
-	Errors  []ErrFile `json:"error_returns_not_reached"`
+	Missing []string `json:"vms_missing,omitempty"`
+	// NotBooted are VMs the run never booted.
+	NotBooted []string  `json:"vms_not_booted,omitempty"`
+	Total     Counts    `json:"total"`
+	Files     []FileSum `json:"files"`
+	Diff      *DiffSum  `json:"diff,omitempty"`
+	Errors    []ErrFile `json:"error_returns_not_reached"`
 }
 
 // FileSum is one file's counts and its functions'.
@@ -129,6 +135,10 @@ func Make(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{Tree: o.Tree, BuildDir: o.BuildDir}
 	var have []VM
 	for _, vm := range o.VMs {
+		if vm.NotBooted {
+			s.NotBooted = append(s.NotBooted, vm.Name)
+			continue
+		}
 		if _, err := os.Stat(vm.Archive); err != nil {
 			s.Missing = append(s.Missing, vm.Name)
 			continue
@@ -372,6 +382,9 @@ func (s *Summary) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "# Kernel coverage\n\nTree `%s`, build directory `%s`; counters of %d VM(s) merged (%s)", s.Tree, s.BuildDir, len(s.Collected), strings.Join(s.Collected, ", "))
 	if len(s.Missing) > 0 {
 		fmt.Fprintf(w, "; no counters from %s (its kernel or guest did not live to the end)", strings.Join(s.Missing, ", "))
+	}
+	if len(s.NotBooted) > 0 {
+		fmt.Fprintf(w, "; not booted: %s", strings.Join(s.NotBooted, ", "))
 	}
 	fmt.Fprintf(w, ". HTML report: `%s/index.html`.\n\n", HTMLDir)
 	fmt.Fprintf(w, "Total of %s: lines %d/%d (%s), branches %d/%d (%s).\n\n", strings.Join(Sources, " "),

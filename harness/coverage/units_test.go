@@ -129,7 +129,9 @@ func TestDiffLines(t *testing.T) {
 
 func TestPatchCoverage(t *testing.T) {
 	f := &File{Lines: map[int]int64{10: 3, 11: 0, 42: 1}}
-	src := func(string) []string { return strings.Split("\n\n\n\n\n\n\n\n\nif (a && b)\nreturn -EPERM;\nc();", "\n") }
+	src := func(string) []string {
+		return strings.Split("\n\n\n\n\n\n\n\n\nif (a && b)\nreturn -EPERM;\nc();", "\n")
+	}
 	d := patchCoverage("A..B", map[string][]int{"fs/fuse/dev_uring.c": {10, 11, 12, 42}, "io_uring/rsrc.c": {6}}, map[string]*File{"fs/fuse/dev_uring.c": f}, src)
 	var order []string
 	for _, l := range d.Lines {
