@@ -108,10 +108,23 @@ func TestMakeOutOfTree(t *testing.T) {
 			t.Errorf("report file: %v", err)
 		}
 	}
-	var back map[string]any
+	// coverage.json as .ci/coverage-proof.sh reads it.
+	var back struct {
+		Files []struct {
+			Path     string `json:"path"`
+			LinesHit int    `json:"lines_hit"`
+			Funcs    []struct {
+				Name string `json:"name"`
+				Hits int64  `json:"hits"`
+			} `json:"functions"`
+		} `json:"files"`
+	}
 	b, _ := os.ReadFile(filepath.Join(report, JSONFile))
 	if err := json.Unmarshal(b, &back); err != nil {
-		t.Errorf("coverage.json: %v", err)
+		t.Fatalf("coverage.json: %v", err)
+	}
+	if len(back.Files) != 1 || back.Files[0].Path != "fs/fuse/dev_uring.c" || back.Files[0].LinesHit == 0 || len(back.Files[0].Funcs) == 0 {
+		t.Errorf("coverage.json files %+v, want fs/fuse/dev_uring.c with lines hit and functions", back.Files)
 	}
 }
 

@@ -121,11 +121,6 @@ type ErrFile struct {
 	NoCounter []ErrLine `json:"no_counter,omitempty"`
 }
 
-// MarshalJSON keeps the field names of Counts in snake case.
-func (c Counts) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]int{"lines_hit": c.LinesHit, "lines": c.Lines, "branches_hit": c.BranchesHit, "branches": c.Branches})
-}
-
 // Make turns the VMs' archives into coverage.info, coverage.json,
 // coverage.md and the HTML report in the report directory.
 func Make(ctx context.Context, o Options) (*Summary, error) {
