@@ -261,9 +261,12 @@ func CheckDiff(ctx context.Context, tree, rng string) error {
 	if !ok || a == "" || b == "" || strings.HasPrefix(b, ".") {
 		return fmt.Errorf("-coverage-diff %q: want A..B", rng)
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", tree, "rev-parse", "--verify", "-q", a+"^{commit}", b+"^{commit}").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("-coverage-diff %s: %s is not a git tree with both ends (%s)", rng, tree, strings.TrimSpace(string(out)))
+	// rev-parse --verify takes one revision at a time.
+	for _, rev := range []string{a, b} {
+		out, err := exec.CommandContext(ctx, "git", "-C", tree, "rev-parse", "--verify", rev+"^{commit}").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("-coverage-diff %s: %s has no commit %s (%s)", rng, tree, rev, tail(string(out), 1))
+		}
 	}
 	return nil
 }
