@@ -47,7 +47,7 @@ func (d *devFlags) coverageReport(ctx context.Context, res *runner.Result, dir s
 		Diff: d.coverageRange(res.Kernel.Commit), ErrorFiles: splitList(*d.coverageErrors),
 	}
 	for _, r := range res.Runs {
-		o.VMs = append(o.VMs, coverage.VM{Name: r.Name, Archive: runner.CoverageArchive(dir, r.Name)})
+		o.VMs = append(o.VMs, coverage.VM{Name: r.Name, Archive: runner.CoverageArchive(dir, r.Name), NotBooted: r.Duration == 0})
 	}
 	return coverage.Make(ctx, o)
 }

@@ -71,15 +71,15 @@ func TestMakeOutOfTree(t *testing.T) {
 		writeArchive(t, arch, strings.TrimPrefix(build, "/")+"/fs/fuse/dev_uring.gcda", filepath.Join(build, "fs/fuse/dev_uring.gcda"))
 		vms = append(vms, VM{Name: name, Archive: arch})
 	}
-	vms = append(vms, VM{Name: "vm-dead", Archive: filepath.Join(report, "vm-dead.tgz")})
+	vms = append(vms, VM{Name: "vm-dead", Archive: filepath.Join(report, "vm-dead.tgz")}, VM{Name: "vm-gated", NotBooted: true})
 	os.Remove(filepath.Join(build, "fs/fuse/dev_uring.gcda"))
 
 	s, err := Make(context.Background(), Options{ReportDir: report, BuildDir: build, Tree: tree, VMs: vms})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(s.Collected, ",") != "vm-a,vm-b" || strings.Join(s.Missing, ",") != "vm-dead" {
-		t.Errorf("collected %v, missing %v; want vm-a,vm-b and vm-dead", s.Collected, s.Missing)
+	if strings.Join(s.Collected, ",") != "vm-a,vm-b" || strings.Join(s.Missing, ",") != "vm-dead" || strings.Join(s.NotBooted, ",") != "vm-gated" {
+		t.Errorf("collected %v, missing %v, not booted %v; want vm-a,vm-b, vm-dead and vm-gated", s.Collected, s.Missing, s.NotBooted)
 	}
 	if len(s.Files) != 1 || s.Files[0].Path != "fs/fuse/dev_uring.c" {
 		t.Fatalf("files %+v, want fs/fuse/dev_uring.c alone", s.Files)
@@ -108,10 +108,23 @@ func TestMakeOutOfTree(t *testing.T) {
 			t.Errorf("report file: %v", err)
 		}
 	}
-	var back map[string]any
+	// coverage.json as .ci/coverage-proof.sh reads it.
+	var back struct {
+		Files []struct {
+			Path     string `json:"path"`
+			LinesHit int    `json:"lines_hit"`
+			Funcs    []struct {
+				Name string `json:"name"`
+				Hits int64  `json:"hits"`
+			} `json:"functions"`
+		} `json:"files"`
+	}
 	b, _ := os.ReadFile(filepath.Join(report, JSONFile))
 	if err := json.Unmarshal(b, &back); err != nil {
-		t.Errorf("coverage.json: %v", err)
+		t.Fatalf("coverage.json: %v", err)
+	}
+	if len(back.Files) != 1 || back.Files[0].Path != "fs/fuse/dev_uring.c" || back.Files[0].LinesHit == 0 || len(back.Files[0].Funcs) == 0 {
+		t.Errorf("coverage.json files %+v, want fs/fuse/dev_uring.c with lines hit and functions", back.Files)
 	}
 }
 

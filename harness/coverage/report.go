@@ -53,8 +53,12 @@ type Options struct {
 	ErrorFiles []string
 }
 
-// VM is one VM of the run and where its counters are.
-type VM struct{ Name, Archive string }
+// VM is one VM of the run and where its counters are; NotBooted says the
+// run decided its specs without booting it (an ABI gate, an interruption).
+type VM struct {
+	Name, Archive string
+	NotBooted     bool
+}
 
 // Summary is coverage.json.
 type Summary struct {
@@ -63,11 +67,13 @@ type Summary struct {
 	Collected []string `json:"vms_collected"`
 	// Missing are VMs of the run that sent no counters (their kernel
 	// did not survive, or the guest did not get there).
-	Missing []string  `json:"vms_missing,omitempty"`
-	Total   Counts    `json:"total"`
-	Files   []FileSum `json:"files"`
-	Diff    *DiffSum  `json:"diff,omitempty"`
-	Errors  []ErrFile `json:"error_returns_not_reached"`
+	Missing []string `json:"vms_missing,omitempty"`
+	// NotBooted are VMs the run never booted.
+	NotBooted []string  `json:"vms_not_booted,omitempty"`
+	Total     Counts    `json:"total"`
+	Files     []FileSum `json:"files"`
+	Diff      *DiffSum  `json:"diff,omitempty"`
+	Errors    []ErrFile `json:"error_returns_not_reached"`
 }
 
 // FileSum is one file's counts and its functions'.
@@ -115,11 +121,6 @@ type ErrFile struct {
 	NoCounter []ErrLine `json:"no_counter,omitempty"`
 }
 
-// MarshalJSON keeps the field names of Counts in snake case.
-func (c Counts) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]int{"lines_hit": c.LinesHit, "lines": c.Lines, "branches_hit": c.BranchesHit, "branches": c.Branches})
-}
-
 // Make turns the VMs' archives into coverage.info, coverage.json,
 // coverage.md and the HTML report in the report directory.
 func Make(ctx context.Context, o Options) (*Summary, error) {
@@ -129,6 +130,10 @@ func Make(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{Tree: o.Tree, BuildDir: o.BuildDir}
 	var have []VM
 	for _, vm := range o.VMs {
+		if vm.NotBooted {
+			s.NotBooted = append(s.NotBooted, vm.Name)
+			continue
+		}
 		if _, err := os.Stat(vm.Archive); err != nil {
 			s.Missing = append(s.Missing, vm.Name)
 			continue
@@ -256,9 +261,12 @@ func CheckDiff(ctx context.Context, tree, rng string) error {
 	if !ok || a == "" || b == "" || strings.HasPrefix(b, ".") {
 		return fmt.Errorf("-coverage-diff %q: want A..B", rng)
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", tree, "rev-parse", "--verify", "-q", a+"^{commit}", b+"^{commit}").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("-coverage-diff %s: %s is not a git tree with both ends (%s)", rng, tree, strings.TrimSpace(string(out)))
+	// rev-parse --verify takes one revision at a time.
+	for _, rev := range []string{a, b} {
+		out, err := exec.CommandContext(ctx, "git", "-C", tree, "rev-parse", "--verify", rev+"^{commit}").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("-coverage-diff %s: %s has no commit %s (%s)", rng, tree, rev, tail(string(out), 1))
+		}
 	}
 	return nil
 }
@@ -372,6 +380,9 @@ func (s *Summary) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "# Kernel coverage\n\nTree `%s`, build directory `%s`; counters of %d VM(s) merged (%s)", s.Tree, s.BuildDir, len(s.Collected), strings.Join(s.Collected, ", "))
 	if len(s.Missing) > 0 {
 		fmt.Fprintf(w, "; no counters from %s (its kernel or guest did not live to the end)", strings.Join(s.Missing, ", "))
+	}
+	if len(s.NotBooted) > 0 {
+		fmt.Fprintf(w, "; not booted: %s", strings.Join(s.NotBooted, ", "))
 	}
 	fmt.Fprintf(w, ". HTML report: `%s/index.html`.\n\n", HTMLDir)
 	fmt.Fprintf(w, "Total of %s: lines %d/%d (%s), branches %d/%d (%s).\n\n", strings.Join(Sources, " "),

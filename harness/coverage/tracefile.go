@@ -171,8 +171,10 @@ func ParseTracefile(r io.Reader) ([]*File, error) {
 
 // Counts are hit/total pairs.
 type Counts struct {
-	LinesHit, Lines       int
-	BranchesHit, Branches int
+	LinesHit    int `json:"lines_hit"`
+	Lines       int `json:"lines"`
+	BranchesHit int `json:"branches_hit"`
+	Branches    int `json:"branches"`
 }
 
 // count counts lines in [from, to] (to 0: no upper bound).

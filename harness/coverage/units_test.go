@@ -1,6 +1,8 @@
 package coverage
 
 import (
+	"context"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -129,7 +131,9 @@ func TestDiffLines(t *testing.T) {
 
 func TestPatchCoverage(t *testing.T) {
 	f := &File{Lines: map[int]int64{10: 3, 11: 0, 42: 1}}
-	src := func(string) []string { return strings.Split("\n\n\n\n\n\n\n\n\nif (a && b)\nreturn -EPERM;\nc();", "\n") }
+	src := func(string) []string {
+		return strings.Split("\n\n\n\n\n\n\n\n\nif (a && b)\nreturn -EPERM;\nc();", "\n")
+	}
 	d := patchCoverage("A..B", map[string][]int{"fs/fuse/dev_uring.c": {10, 11, 12, 42}, "io_uring/rsrc.c": {6}}, map[string]*File{"fs/fuse/dev_uring.c": f}, src)
 	var order []string
 	for _, l := range d.Lines {
@@ -173,5 +177,32 @@ func TestErrorLines(t *testing.T) {
 	}
 	if want := []int{3, 5, 8, 12}; !reflect.DeepEqual(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
+	}
+}
+
+func TestCheckDiff(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@invalid", "-c", "commit.gpgsign=false"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "one")
+	git("tag", "one")
+	git("commit", "-q", "--allow-empty", "-m", "two")
+	ctx := context.Background()
+	if err := CheckDiff(ctx, dir, "one..HEAD"); err != nil {
+		t.Errorf("one..HEAD: %v", err)
+	}
+	for _, bad := range []string{"one..nosuch", "one", "..HEAD", "one...HEAD"} {
+		if err := CheckDiff(ctx, dir, bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	if err := CheckDiff(ctx, t.TempDir(), "one..HEAD"); err == nil {
+		t.Error("not a git tree: no error")
 	}
 }
