@@ -41,8 +41,9 @@ setup() {
 	case " $* " in *" --kernel-tree"*|*" --series"*|*" -kernel-tree"*|*" -series"*|*" test "*)
 		need make gcc flex bison bc libelf-dev libssl-dev xz-utils lz4 perl git jq stress-ng ;;
 	esac
-	# -coverage: lcov (geninfo, lcov, genhtml) turns the gcov counters into reports.
-	case " $* " in *" -coverage"*|*" --coverage"*) need lcov ;; esac
+	# -coverage: lcov (geninfo, lcov, genhtml) turns the gcov counters into
+	# reports; `test` too, so that the lcov unit test runs instead of skipping.
+	case " $* " in *" -coverage"*|*" --coverage"*|*" test "*) need lcov ;; esac
 }
 
 # build: compile the zcsuite command into the cache (one binary per
