@@ -188,16 +188,19 @@ var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.H
 			for qid := 1; qid < r.nq; qid++ {
 				r.setupQueue(ctx, r.layout(qid, false, 1))
 			}
-			seen, err := r.run(ctx, 0, r.lookupENOENT("km-hdr-noslot"))
-			Expect(err).NotTo(HaveOccurred(), "positive control: a header-only request on entry %d", id)
-			Expect(seen).To(ContainElement(And(HaveField("Opcode", fuseabi.FUSE_LOOKUP.String()), HaveField("ID", id))), "%v", seen)
+			c := r.clients.Go(0, r.lookupENOENT("km-hdr-noslot"))
+			e := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+			Expect(e.ID).To(Equal(id))
 			op, _, _ := rawSlot(hdrs, int(id))
 			Expect(op).To(BeEquivalentTo(fuseabi.FUSE_LOOKUP), "§3.3: its header at byte %d of the buffer at index %d", int(id)*kmSlotSize, qd)
+			r.answerCommit(ctx, e)
+			r.serveClient(ctx, c)
+			Expect(c.Err()).To(Succeed(), "positive control: a header-only request on entry %d", id)
 			content := pattern(4096, 0x42)
 			r.createFile(dioPrefix+"noslot", content)
 			got := kmAligned(len(content))
 			var n int
-			seen, err = r.run(ctx, 0, kmDirectRead(r.path(dioPrefix+"noslot"), 0, got, &n))
+			seen, err := r.run(ctx, 0, kmDirectRead(r.path(dioPrefix+"noslot"), 0, got, &n))
 			Expect(err).To(MatchError(want), "§6: the page install's errno reaches the client")
 			Expect(seen).NotTo(ContainElement(HaveField("Opcode", fuseabi.FUSE_READ.String())), "§5 f: no CQE for a failed install")
 		},
