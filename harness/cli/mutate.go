@@ -92,8 +92,13 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 	}
 	logf := func(format string, v ...any) { fmt.Fprintf(stdout, "zcsuite: "+format+"\n", v...) }
 	rev, _, _ := kbuild.GitHead(ctx, tree)
+	suite, err := suiteKey(ctx, opts, cacheDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "zcsuite: -mutate: %v\n", err)
+		return verdict.ExitUntested
+	}
 	sum, err := mutate.Run(ctx, mutate.Options{
-		Tree: tree, TreeRev: rev, Files: splitList(*m.files), Funcs: splitList(*m.funcs), IDs: splitList(*m.ids), DiffRange: *m.diff, Sample: *m.sample,
+		Tree: tree, TreeRev: rev, SuiteKey: suite, Files: splitList(*m.files), Funcs: splitList(*m.funcs), IDs: splitList(*m.ids), DiffRange: *m.diff, Sample: *m.sample,
 		Deadline: *m.deadline, CacheDir: cacheDir, ReportDir: reportDir, Equivalents: eq, Out: stdout,
 		Seed: func(ctx context.Context, from, to string) error {
 			return kbuild.Seed(ctx, cacheDir, from, to, variant, logf)
@@ -150,4 +155,21 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 		return verdict.ExitBad
 	}
 	return verdict.ExitGood
+}
+
+// suiteKey identifies the suite every mutant is tested with: the guest
+// image's content hash (the runner builds the same image from the same
+// cache, so this build is reused) and the options that choose which specs
+// run and how they are judged.
+func suiteKey(ctx context.Context, opts []runner.Option, cacheDir string) (string, error) {
+	c, err := runner.NewConfig(opts...)
+	if err != nil {
+		return "", err
+	}
+	img, err := vmimage.Build(ctx, vmimage.WithCacheDir(filepath.Join(cacheDir, "image")), vmimage.WithLogf(func(string, ...any) {}))
+	if err != nil {
+		return "", fmt.Errorf("the guest image: %w", err)
+	}
+	return fmt.Sprintf("image=%s labels=%q focus=%q abi=%q destructive=%t server-tests=%t smp=%d",
+		img.Hash, c.LabelFilter, c.Focus, c.ABI, c.Destructive, c.ServerTests, c.SMP), nil
 }

@@ -50,6 +50,12 @@ type Options struct {
 	// source package). Cached results are kept per TreeRev and the mutated
 	// files' content; other uncommitted changes are not told apart.
 	TreeRev string
+	// SuiteKey identifies the suite a mutant is tested with: the guest
+	// image's content and the run's spec selection. Cached results (and
+	// the unmutated kernel's pass) are kept per SuiteKey, so a survivor
+	// recorded before a spec was added, or under another -label-filter,
+	// is tested again instead of reused.
+	SuiteKey string
 	// Files are the files to mutate, relative to Tree.
 	Files []string
 	// Funcs, DiffRange and Sample narrow the mutants.
@@ -160,7 +166,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		key := resultKey(o.TreeRev, m, pristine[m.File])
+		key := resultKey(o.TreeRev, o.SuiteKey, m, pristine[m.File])
 		res := filepath.Join(ws, "results", key+".json")
 		var out Outcome
 		if r := o.Equivalents.Reason(m); r != "" {
@@ -269,11 +275,14 @@ func oneLine(s string) string {
 }
 
 // resultKey names a mutant's cached result: the mutant and the content of
-// the file it was made from, in the tree's revision.
-func resultKey(rev string, m Mutant, src []byte) string {
+// the file it was made from, in the tree's revision, tested by the suite.
+func resultKey(rev, suite string, m Mutant, src []byte) string {
 	h := sha256.New()
 	if rev != "" {
 		fmt.Fprintf(h, "rev %s\x00", rev)
+	}
+	if suite != "" {
+		fmt.Fprintf(h, "suite %s\x00", suite)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00", m.ID, m.New)
 	h.Write(src)
@@ -286,6 +295,9 @@ func baseline(ctx context.Context, o Options, ws, tree string, pristine map[stri
 	h := sha256.New()
 	if o.TreeRev != "" {
 		fmt.Fprintf(h, "rev %s\x00", o.TreeRev)
+	}
+	if o.SuiteKey != "" {
+		fmt.Fprintf(h, "suite %s\x00", o.SuiteKey)
 	}
 	for _, f := range o.Files {
 		fmt.Fprintf(h, "%s\x00", f)

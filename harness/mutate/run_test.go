@@ -99,6 +99,16 @@ func TestRun(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(copies[0], "fs/x.c")); string(data) != src {
 		t.Error("the copy was left mutated")
 	}
+	// Another suite (a spec added, another filter): nothing cached is
+	// reused, the unmutated kernel and every mutant are tested again.
+	o.SuiteKey = "image=other"
+	builds, tests = 0, 0
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + len(all) - 1; tests != want {
+		t.Errorf("under another suite key %d suite runs, want %d (the baseline and every non-equivalent mutant)", tests, want)
+	}
 }
 
 func treeIno(t *testing.T, p string) uint64 {
