@@ -92,7 +92,7 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 	}
 	logf := func(format string, v ...any) { fmt.Fprintf(stdout, "zcsuite: "+format+"\n", v...) }
 	rev, _, _ := kbuild.GitHead(ctx, tree)
-	suite, err := suiteKey(ctx, opts, cacheDir)
+	suite, err := suiteKey(ctx, opts, cacheDir, logf)
 	if err != nil {
 		fmt.Fprintf(stderr, "zcsuite: -mutate: %v\n", err)
 		return verdict.ExitUntested
@@ -161,12 +161,12 @@ func (m *mutateFlags) run(ctx context.Context, tree string, kopts []kbuild.Optio
 // image's content hash (the runner builds the same image from the same
 // cache, so this build is reused) and the options that choose which specs
 // run and how they are judged.
-func suiteKey(ctx context.Context, opts []runner.Option, cacheDir string) (string, error) {
+func suiteKey(ctx context.Context, opts []runner.Option, cacheDir string, logf func(string, ...any)) (string, error) {
 	c, err := runner.NewConfig(opts...)
 	if err != nil {
 		return "", err
 	}
-	img, err := vmimage.Build(ctx, vmimage.WithCacheDir(filepath.Join(cacheDir, "image")), vmimage.WithLogf(func(string, ...any) {}))
+	img, err := vmimage.Build(ctx, vmimage.WithCacheDir(filepath.Join(cacheDir, "image")), vmimage.WithLogf(logf))
 	if err != nil {
 		return "", fmt.Errorf("the guest image: %w", err)
 	}
