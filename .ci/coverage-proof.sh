@@ -17,19 +17,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=$(mkdir -p "${1:-$ROOT/results/coverage-proof}" && cd "${1:-$ROOT/results/coverage-proof}" && pwd)
 CACHE=${ZCSUITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zcsuite}
-REPO="$CACHE/bisect-test/linux-source-7.3"
 log() { echo "coverage-proof: $*"; }
 
-if [ -n "${ZCSUITE_COVERAGE_TREE:-}" ]; then
-	REPO=$ZCSUITE_COVERAGE_TREE
-elif [ ! -d "$REPO/.git" ]; then
-	log "FAIL: $REPO is missing: run .ci/bisect-test.sh first (this step reuses its tree)"
-	exit 1
-else
-	git -C "$REPO" bisect reset >/dev/null 2>&1 || true
-	git -C "$REPO" checkout -q -f --detach zcsuite-pristine
-	git -C "$REPO" clean -q -fd
-fi
+. "$ROOT/.ci/bisect-tree.sh"
+bisect_tree "${ZCSUITE_COVERAGE_TREE:-}"
 
 T0=$(date +%s)
 set +e

@@ -20,21 +20,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=$(mkdir -p "${1:-$ROOT/results/mutate-proof}" && cd "${1:-$ROOT/results/mutate-proof}" && pwd)
 CACHE=${ZCSUITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zcsuite}
-REPO="$CACHE/bisect-test/linux-source-7.3"
 KILL=ddd981235c50
 EQUIV=0c02096ff7ec
 log() { echo "mutate-proof: $*"; }
 
-if [ -n "${ZCSUITE_MUTATE_TREE:-}" ]; then
-	REPO=$ZCSUITE_MUTATE_TREE
-elif [ ! -d "$REPO/.git" ]; then
-	log "FAIL: $REPO is missing: run .ci/bisect-test.sh first (this step reuses its tree and minimal build)"
-	exit 1
-else
-	git -C "$REPO" bisect reset >/dev/null 2>&1 || true
-	git -C "$REPO" checkout -q -f --detach zcsuite-pristine
-	git -C "$REPO" clean -q -fd
-fi
+. "$ROOT/.ci/bisect-tree.sh"
+bisect_tree "${ZCSUITE_MUTATE_TREE:-}"
 
 T0=$(date +%s)
 set +e

@@ -87,6 +87,20 @@ type heldPages struct {
 	got []byte // a buffered READ's client buffer
 }
 
+// slotHoldsClient is the positive control of the specs that act on a held
+// zero-copied WRITE's slot: a WRITE_FIXED of the request's bytes from the
+// slot into a scratch file succeeds and carries exactly the client's data.
+// It returns the slot and the scratch file, for the spec's later fixed I/O.
+func (r *rig) slotHoldsClient(ctx SpecContext, h *heldPages) (slot uint16, scratch int) {
+	GinkgoHelper()
+	slot, scratch = h.e.ZCSlot, r.scratch()
+	n, err := r.fixedAt(ctx, false, scratch, 0, uint32(h.c.size), 0, slot)
+	Expect(err).NotTo(HaveOccurred(), "positive control: the slot holds the client's pages")
+	Expect(n).To(Equal(h.c.size))
+	Expect(readAt(scratch, h.c.size)).To(Equal(h.content[:h.c.size]), "positive control: the slot holds the client's bytes")
+	return slot, scratch
+}
+
 // holdPages starts a client on CPU 0 issuing c and serves the ring until
 // its zero-copied READ or WRITE arrives, which it returns held.
 func (r *rig) holdPages(ctx SpecContext, c pageCase, base string) *heldPages {
@@ -446,12 +460,7 @@ var _ = Describe("unregister: a server buffer put into a held request's slot sta
 	// I/O on it gets EFAULT, and the slot is empty for the next request).
 	It("refuses to drop it at COMMIT (EBUSY, logged), keeps it usable, completes the client, and fails the next zero-copied request with EBUSY until the slot is emptied", func(ctx SpecContext) {
 		h := r.holdPages(ctx, pageCase{direct: true, size: 4096}, "own")
-		slot := h.e.ZCSlot
-		scratch := r.scratch()
-		n, err := r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
-		Expect(err).NotTo(HaveOccurred(), "positive control: the slot holds the client's pages")
-		Expect(n).To(Equal(4096))
-		Expect(readAt(scratch, 4096)).To(Equal(h.content))
+		slot, scratch := r.slotHoldsClient(ctx, h)
 		own, err := r.ring.Alloc(4096)
 		Expect(err).NotTo(HaveOccurred())
 		copy(own, pattern(4096, 0x44))
@@ -475,7 +484,7 @@ var _ = Describe("unregister: a server buffer put into a held request's slot sta
 		// record reaching the reader.
 		Eventually(kmsg.Lines).WithContext(ctx).WithTimeout(10*time.Second).Should(ContainElement(ContainSubstring(want)), "§4.f: the refused unregister is logged")
 		// The server's buffer is still in the slot, at its own address.
-		n, err = r.fixedAt(ctx, false, scratch, addrOf(own), 4096, 0, slot)
+		n, err := r.fixedAt(ctx, false, scratch, addrOf(own), 4096, 0, slot)
 		Expect(err).NotTo(HaveOccurred(), "the server's buffer survived the COMMIT")
 		Expect(n).To(Equal(4096))
 		Expect(readAt(scratch, 4096)).To(Equal(own))

@@ -31,12 +31,7 @@ var _ = Describe("unregister: the kernel's unregister of a zero-copy slot, as io
 	// success, and FUSE logs nothing). Killed on 7.3-rc7 (mutant 5ab305b34a90).
 	It("reports EINVAL (logged) at COMMIT when the server emptied the held request's slot itself, completes the client, and the slot serves the next request", func(ctx SpecContext) {
 		h := r.holdPages(ctx, pageCase{direct: true, size: 4096}, "emptied")
-		slot := h.e.ZCSlot
-		scratch := r.scratch()
-		n, err := r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
-		Expect(err).NotTo(HaveOccurred(), "positive control: the slot holds the client's pages")
-		Expect(n).To(Equal(4096))
-		Expect(readAt(scratch, 4096)).To(Equal(h.content))
+		slot, scratch := r.slotHoldsClient(ctx, h)
 		kmsg, err := openKmsgAtEnd()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(kmsg.Close)
@@ -78,12 +73,8 @@ var _ = Describe("unregister: the kernel's unregister of a zero-copy slot, as io
 	// 7.3-rc7 for `ret = 0` (mutant 9887663c920e); the others not run yet.
 	It("reports EINVAL (logged) at COMMIT when the server replaced its buffer table by one that ends before the held request's slot, and leaves the new table alone", func(ctx SpecContext) {
 		h := r.holdPages(ctx, pageCase{direct: true, size: 4096}, "table")
-		slot := h.e.ZCSlot
+		slot, scratch := r.slotHoldsClient(ctx, h)
 		Expect(slot).To(BeNumerically(">", 0))
-		scratch := r.scratch()
-		n, err := r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
-		Expect(err).NotTo(HaveOccurred(), "positive control: the slot holds the client's pages")
-		Expect(n).To(Equal(4096))
 		own, err := r.ring.Alloc(4096)
 		Expect(err).NotTo(HaveOccurred())
 		copy(own, pattern(4096, 0x4b))
@@ -111,7 +102,7 @@ var _ = Describe("unregister: the kernel's unregister of a zero-copy slot, as io
 		Expect(h.cl.Err()).To(Succeed(), "§4.f: the client's WRITE completes")
 		want := fmt.Sprintf("qid=%d zero-copy unregister failed: %d", h.e.Qid, -int(unix.EINVAL))
 		Eventually(kmsg.Lines).WithContext(ctx).WithTimeout(10*time.Second).Should(ContainElement(ContainSubstring(want)), "§4.f: io_uring refused to unregister slot %d of a %d-slot table", slot, slot)
-		n, err = r.fixedAt(ctx, false, scratch, addrOf(own), 4096, 0, 0)
+		n, err := r.fixedAt(ctx, false, scratch, addrOf(own), 4096, 0, 0)
 		Expect(err).NotTo(HaveOccurred(), "the server's buffer in slot 0 survived the COMMIT")
 		Expect(n).To(Equal(4096))
 		Expect(readAt(scratch, 4096)).To(Equal(own))
@@ -209,11 +200,7 @@ var _ = Describe("unregister: the kernel's unregister of a zero-copy slot, as io
 				Expect(r.ring.Serve(ctx, r.srv.Handler(), opened)).To(Succeed())
 			}
 			h := r.holdPages(ctx, pageCase{direct: true, size: 4096}, "async")
-			slot := h.e.ZCSlot
-			scratch := r.scratch()
-			n, err := r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
-			Expect(err).NotTo(HaveOccurred(), "positive control: the slot holds the client's pages")
-			Expect(n).To(Equal(4096))
+			slot, scratch := r.slotHoldsClient(ctx, h)
 			if queued {
 				close(proceed)
 				// The held request and the queued one.
@@ -246,13 +233,13 @@ var _ = Describe("unregister: the kernel's unregister of a zero-copy slot, as io
 				Expect(e2.Opcode()).To(Equal(fuseabi.FUSE_WRITE))
 				Expect(e2.ZeroCopy()).To(BeTrue())
 				Expect(e2.ZCSlot).To(Equal(slot))
-				n, err = r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
+				n, err := r.fixedAt(ctx, false, scratch, 0, 4096, 0, slot)
 				Expect(err).NotTo(HaveOccurred(), "the worker registered the queued WRITE's pages")
 				Expect(n).To(Equal(4096))
 				Expect(readAt(scratch, 4096)).To(Equal(pattern(4096, 0x4a)))
 			} else {
 				Expect(e2.ZeroCopy()).To(BeFalse(), "%v", e2)
-				_, err = r.fixedAt(ctx, false, scratch, 0, 1, 0, slot)
+				_, err := r.fixedAt(ctx, false, scratch, 0, 1, 0, slot)
 				Expect(err).To(MatchError(unix.EFAULT), "the worker emptied slot %d", slot)
 			}
 			Expect(r.do(ctx, func(t *ringtest.Thread) error {
