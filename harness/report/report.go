@@ -21,8 +21,11 @@ type VMRun struct {
 	Repro   string          `json:"repro"`
 	Verdict *verdict.Run    `json:"verdict"`
 	Ginkgo  json.RawMessage `json:"-"`
-	Console []string        `json:"-"`
-	Kmsg    []string        `json:"-"`
+	// GoTestSeconds are the run times of the Go tests run like specs
+	// (zcserver.test's), by spec name; the Ginkgo report has the specs'.
+	GoTestSeconds map[string]float64 `json:"-"`
+	Console       []string           `json:"-"`
+	Kmsg          []string           `json:"-"`
 	// Duration is the VM's wall time.
 	Duration time.Duration `json:"duration_ns"`
 	// BootToHello is QEMU start to the guest's hello event.

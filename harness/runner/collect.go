@@ -120,6 +120,30 @@ func (c *collector) Console(l string) {
 	}
 }
 
+// goTestSeconds returns the run time of each Go test the guest reported
+// like a spec (vmevent.GoTestSeqBase on), from its start and end events'
+// guest times: the spec timings then plan with them.
+func (c *collector) goTestSeconds() map[string]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := map[int]time.Time{}
+	out := map[string]float64{}
+	for _, e := range c.events {
+		if e.Seq < vmevent.GoTestSeqBase {
+			continue
+		}
+		switch e.Type {
+		case vmevent.SpecStart:
+			start[e.Seq] = e.Time
+		case vmevent.SpecEnd:
+			if t0, ok := start[e.Seq]; ok && e.Time.After(t0) {
+				out[e.Spec] = e.Time.Sub(t0).Seconds()
+			}
+		}
+	}
+	return out
+}
+
 // Event takes one guest event.
 func (c *collector) Event(e vmevent.Event) {
 	var bad []verdict.Spec

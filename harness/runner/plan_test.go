@@ -28,7 +28,7 @@ func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
 		return []string{"--ginkgo.focus=" + focusOn(s)}
 	}
 	dArgs := func(s string) []string { return []string{s} }
-	p := planVMs(2, specs, []string{"x", "y"}, est, mainArgs, dArgs, time.Minute, time.Second)
+	p := planVMs(2, specs, []string{"x", "y"}, est, 0, mainArgs, dArgs, time.Minute, time.Second)
 	if p.lanes != 2 || len(p.shards) != 2 || p.shards[0].name != "main-1" || p.shards[1].name != "main-2" {
 		t.Fatalf("plan %+v: want 2 lanes with shards main-1 and main-2", p)
 	}
@@ -57,8 +57,50 @@ func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
 	}
 }
 
+// The first VM also runs zcserver's tests after its specs: the balance
+// counts them, so it gets fewer specs and the two VMs end together.
+func TestPlanVMsCountsTheFirstVMsServerTests(t *testing.T) {
+	specs := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	est := func(string) float64 { return 5 }
+	args := func([]string, bool) []string { return nil }
+	p := planVMs(2, specs, nil, est, 20, args, nil, time.Minute, time.Minute)
+	if len(p.shards) != 2 {
+		t.Fatalf("%d shards, want 2", len(p.shards))
+	}
+	if n0, n1 := len(p.shards[0].specs), len(p.shards[1].specs); n0 != 2 || n1 != 6 {
+		t.Errorf("specs per shard %d and %d, want 2 and 6 (20 s of server tests on the first)", n0, n1)
+	}
+	if e0, e1 := p.shards[0].est, p.shards[1].est; e0 != e1 {
+		t.Errorf("shard estimates %.0f s and %.0f s, want equal (the first's includes the server tests)", e0, e1)
+	}
+}
+
+// A VM's Go tests' run times come from their start and end events' guest
+// times, so the next plan can count them.
+func TestCollectorTimesGoTests(t *testing.T) {
+	c := &collector{}
+	t0 := time.Unix(1000, 0)
+	seq := vmevent.GoTestSeqBase + 1
+	spec := vmevent.GoTestSpec(vmevent.ServerTests, "TestDevFuse")
+	c.events = []vmevent.Event{
+		{Type: vmevent.SpecStart, Seq: 3, Spec: "a guest spec", Time: t0},
+		{Type: vmevent.SpecStart, Seq: seq, Spec: spec, Time: t0},
+		{Type: vmevent.SpecEnd, Seq: 3, Spec: "a guest spec", Time: t0.Add(time.Second)},
+		{Type: vmevent.SpecEnd, Seq: seq, Spec: spec, Time: t0.Add(2500 * time.Millisecond)},
+	}
+	got := c.goTestSeconds()
+	if len(got) != 1 || got[spec] != 2.5 {
+		t.Errorf("go test seconds %v, want only %q: 2.5", got, spec)
+	}
+	tm := specTimings{}
+	tm.update([]report.VMRun{{GoTestSeconds: got}})
+	if tm.est(spec) != 2.5 {
+		t.Errorf("timings after update: %v", tm)
+	}
+}
+
 func TestPlanVMsDoesNotShardAFewSpecs(t *testing.T) {
-	p := planVMs(2, []string{"a", "b"}, []string{"x", "y", "z"}, func(string) float64 { return 0.1 },
+	p := planVMs(2, []string{"a", "b"}, []string{"x", "y", "z"}, func(string) float64 { return 0.1 }, 0,
 		func(s []string, sharded bool) []string {
 			if sharded || len(s) != 2 {
 				t.Fatalf("sharded=%v with %d specs", sharded, len(s))

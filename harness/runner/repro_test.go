@@ -26,7 +26,7 @@ func TestReproArgsSelectEachShard(t *testing.T) {
 	mainArgs := func(specs []string, sharded bool) []string {
 		return []string{"--ginkgo.label-filter=!destructive && !bench", "--ginkgo.focus=" + focusOn(specs)}
 	}
-	p := planVMs(2, main, nil, func(string) float64 { return 1 }, mainArgs, nil, time.Minute, time.Minute)
+	p := planVMs(2, main, nil, func(string) float64 { return 1 }, 0, mainArgs, nil, time.Minute, time.Minute)
 	if len(p.shards) != 2 {
 		t.Fatalf("%d shards", len(p.shards))
 	}

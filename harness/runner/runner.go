@@ -876,7 +876,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	if err != nil {
 		r.logf("VM %q: no repro command: %v", name, err)
 	}
-	vr := &report.VMRun{Name: name, Repro: repro, Verdict: v, Ginkgo: ginkgo, Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
+	vr := &report.VMRun{Name: name, Repro: repro, Verdict: v, Ginkgo: ginkgo, GoTestSeconds: col.goTestSeconds(), Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
 	if restored != nil {
 		vr.Restored = restored.Key
 	}

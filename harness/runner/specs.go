@@ -90,7 +90,13 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 	// A destructive spec runs for seconds; a kernel it wedged on purpose
 	// must not hold the run for the whole suite deadline.
 	dTimeout := min(c.Timeout, DestructiveTimeout)
-	plan := planVMs(jobs, mainSpecs, destructive, timings.est, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	serverSec := 0.0
+	if runsServerTests(c) {
+		for _, s := range serverSpecs {
+			serverSec += timings.est(s)
+		}
+	}
+	plan := planVMs(jobs, mainSpecs, destructive, timings.est, serverSec, mainArgs, destructiveArgs, c.Timeout, dTimeout)
 	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
 		for i := range js {
 			js[i].name = shardVMName(c, js[i].name)
@@ -103,11 +109,7 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 	if !c.Bench {
 		for i := range plan.shards {
 			j := &plan.shards[i]
-			extra := 0.0
-			for _, s := range j.goTestSpecs {
-				extra += timings.est(s)
-			}
-			j.timeout = shardDeadline(c.Timeout, j.est+extra)
+			j.timeout = shardDeadline(c.Timeout, j.est)
 		}
 	}
 	return &specPlan{

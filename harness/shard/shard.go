@@ -43,9 +43,17 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.K, s.N) }
 // result depends only on the specs and est, not on their order. It
 // returns the parts and their expected times.
 func Balance(specs []string, n int, est func(string) float64) ([][]string, []float64) {
+	return BalanceFrom(specs, n, est, nil)
+}
+
+// BalanceFrom is Balance onto parts that already carry work: initial[i]
+// seconds on part i (missing entries are 0), e.g. tests a part runs
+// besides its specs. The loads returned include it.
+func BalanceFrom(specs []string, n int, est func(string) float64, initial []float64) ([][]string, []float64) {
 	n = max(n, 1)
 	parts := make([][]string, n)
 	load := make([]float64, n)
+	copy(load, initial)
 	ss := append([]string(nil), specs...)
 	sort.Strings(ss)
 	sort.SliceStable(ss, func(i, j int) bool { return est(ss[i]) > est(ss[j]) })
