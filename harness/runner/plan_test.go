@@ -226,3 +226,17 @@ func TestShardDeadlineScalesWithThePlannedSpecs(t *testing.T) {
 		}
 	}
 }
+
+// A VM's boot does not eat its share: it may live the share and as much
+// again from QEMU's start, never past the run's deadline.
+func TestVMLimits(t *testing.T) {
+	for _, c := range []struct{ own, left, share, life time.Duration }{
+		{2 * time.Minute, 8 * time.Minute, 2 * time.Minute, 4 * time.Minute},
+		{2 * time.Minute, 3 * time.Minute, 2 * time.Minute, 3 * time.Minute},
+		{2 * time.Minute, 20 * time.Second, 20 * time.Second, 20 * time.Second},
+	} {
+		if share, life := vmLimits(c.own, c.left); share != c.share || life != c.life {
+			t.Errorf("vmLimits(%s, %s) = %s, %s; want %s, %s", c.own, c.left, share, life, c.share, c.life)
+		}
+	}
+}

@@ -733,13 +733,26 @@ func (r *runState) cmdline() []string {
 	return append(append([]string(nil), KernelCmdline...), word)
 }
 
+// vmLimits returns a VM's share of the run (its own bound, within what is
+// left of the run's deadline), counted from the guest taking its config,
+// and how long it may live from QEMU's start: the share and as much again
+// for the boot, within what is left.
+func vmLimits(own, left time.Duration) (share, life time.Duration) {
+	share = min(own, left)
+	return share, min(2*share, left)
+}
+
 func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
 	c := r.c
 	k, img, accel, known := m.kernel, m.image, m.accel, m.known
 	name := j.name
 	// The VM's share of the run's deadline: the guest's timer stops the
-	// suite then (with a task dump), the host kills QEMU 10 s later.
-	timeout := min(j.timeout, time.Until(deadline).Truncate(time.Second))
+	// suite then (with a task dump), the host kills QEMU 10 s later. The
+	// share counts from the moment the guest takes its config, so that a
+	// slow boot does not eat it (a fresh boot on a host loaded tenfold
+	// took 90 s of a destructive VM's 2 minutes, and its spec never ran):
+	// the boot may use up to one share more, never past the run's deadline.
+	timeout, limit := vmLimits(j.timeout, time.Until(deadline).Truncate(time.Second))
 	args := append(append([]string(nil), j.args...), "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
 	if c.FailSpec != "" {
 		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
@@ -760,7 +773,7 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	}
 	col.onTimeout = func(spec string) { r.stuckRing(name, spec) }
 	opts := append(r.machineOpts(k, img, accel),
-		qemu.WithTimeout(timeout+10*time.Second),
+		qemu.WithTimeout(limit+10*time.Second),
 		qemu.WithEvents(col.Event), qemu.WithConsoleLine(col.Console))
 	var restored *snapshotMeta
 	if r.snap != nil {
@@ -793,9 +806,10 @@ func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []v
 	var bootPhase report.Phase
 	sendConfig := func() {
 		gc.HostUnixNano = time.Now().UnixNano()
-		// The guest's timer gets what is left of the VM's share, so that
-		// it fires (and dumps the tasks) before the host kills QEMU.
-		gc.TimeoutSec = max(1, int(time.Until(start.Add(timeout)).Seconds()))
+		// The guest's timer gets the VM's share from now, or what is left
+		// before the host kills QEMU if that is less, so that it fires
+		// (and dumps the tasks) first.
+		gc.TimeoutSec = max(1, int(min(timeout, time.Until(start.Add(limit))).Seconds()))
 		line, err := gc.Line()
 		if err == nil {
 			err = vm.Send(line)
