@@ -92,20 +92,28 @@ type vmPlan struct {
 //
 // firstExtra is the time the first shard's VM spends besides its specs
 // (zcserver's tests, which run after them): the balance counts it, so that
-// the first VM gets fewer specs instead of ending last.
+// the first VM gets fewer specs instead of ending last. It counts at most
+// an equal share of the specs' time, so that the first VM always keeps
+// specs of its own (a VM focused on no spec would fail its suite) even
+// when the tests' time was recorded on a busier host than the specs'.
 func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float64, firstExtra float64, mainArgs func(specs []string, sharded bool) []string, destructiveArgs func(spec string) []string, mainTimeout, destructiveTimeout time.Duration) vmPlan {
 	lanes = max(lanes, 1)
-	total := firstExtra
+	total := 0.0
 	for _, s := range mainSpecs {
 		total += est(s)
 	}
 	nShards := 1
-	if total > 4*vmOverheadSec {
+	if total+firstExtra > 4*vmOverheadSec {
 		nShards = min(lanes, len(mainSpecs))
 	}
+	firstExtra = min(firstExtra, total/float64(nShards))
 	var p vmPlan
 	if len(mainSpecs) > 0 {
 		shards, load := shard.BalanceFrom(mainSpecs, nShards, est, []float64{firstExtra})
+		// Greedy placement can still leave a part empty (one spec far
+		// longer than the rest): such a part is no VM.
+		shards, load = dropEmpty(shards, load)
+		nShards = len(shards)
 		for i, sh := range shards {
 			name := "main"
 			if nShards > 1 {
@@ -120,6 +128,18 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 	sort.SliceStable(p.destructive, func(i, j int) bool { return p.destructive[i].est > p.destructive[j].est })
 	p.lanes = max(len(p.shards), min(lanes, len(p.destructive)))
 	return p
+}
+
+// dropEmpty removes the parts with no spec, and their loads.
+func dropEmpty(parts [][]string, load []float64) ([][]string, []float64) {
+	var ps [][]string
+	var ls []float64
+	for i, p := range parts {
+		if len(p) > 0 {
+			ps, ls = append(ps, p), append(ls, load[i])
+		}
+	}
+	return ps, ls
 }
 
 // focusOn is a Ginkgo focus regexp that selects exactly the given specs

@@ -75,6 +75,17 @@ func TestPlanVMsCountsTheFirstVMsServerTests(t *testing.T) {
 	}
 }
 
+// Server tests recorded longer than all the specs (a busier host): the
+// first VM still gets specs, a quarter of their time, never none.
+func TestPlanVMsKeepsSpecsOnTheFirstVM(t *testing.T) {
+	specs := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	est := func(string) float64 { return 5 }
+	p := planVMs(2, specs, nil, est, 54, func([]string, bool) []string { return nil }, nil, time.Minute, time.Minute)
+	if len(p.shards) != 2 || len(p.shards[0].specs) != 2 || len(p.shards[1].specs) != 6 {
+		t.Fatalf("shards %+v: want 2 specs on the first, 6 on the second", p.shards)
+	}
+}
+
 // A VM's Go tests' run times come from their start and end events' guest
 // times, so the next plan can count them.
 func TestCollectorTimesGoTests(t *testing.T) {
