@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/harness/gitdiff"
 )
 
 // Dirs are the kernel source directories whose counters the guest sends.
@@ -272,16 +274,9 @@ func CheckDiff(ctx context.Context, tree, rng string) error {
 }
 
 func diffSum(ctx context.Context, tree, rng string, byRel map[string]*File) (*DiffSum, error) {
-	cmd := exec.CommandContext(ctx, "git", "-C", tree, "diff", "--no-color", "--no-ext-diff", "-U0", rng)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	lines, err := gitdiff.Lines(ctx, tree, rng)
 	if err != nil {
-		return nil, fmt.Errorf("coverage: git diff %s: %v: %s", rng, err, strings.TrimSpace(stderr.String()))
-	}
-	lines, err := DiffLines(bytes.NewReader(out))
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("coverage: %w", err)
 	}
 	return patchCoverage(rng, lines, byRel, func(f string) []string {
 		b, err := os.ReadFile(filepath.Join(tree, f))

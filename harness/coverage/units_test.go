@@ -87,48 +87,6 @@ func TestParseTracefileBad(t *testing.T) {
 	}
 }
 
-const diff = `diff --git a/fs/fuse/dev_uring.c b/fs/fuse/dev_uring.c
-index 1111111..2222222 100644
---- a/fs/fuse/dev_uring.c
-+++ b/fs/fuse/dev_uring.c
-@@ -10,2 +10,3 @@ static int x(void)
--	if (a)
--		return -EINVAL;
-+	if (a && b)
-+		return -EPERM;
-+	c();
-@@ -40,0 +42 @@ int y(void)
-+	d();
-@@ -60 +62,0 @@ int z(void)
--	gone();
-diff --git a/io_uring/rsrc.c b/io_uring/rsrc.c
---- a/io_uring/rsrc.c
-+++ b/io_uring/rsrc.c
-@@ -5,3 +5,4 @@
- 	ctx1;
-+	added();
- 	ctx2;
- 	ctx3;
-diff --git a/fs/fuse/old.c b/fs/fuse/old.c
-deleted file mode 100644
---- a/fs/fuse/old.c
-+++ /dev/null
-@@ -1,2 +0,0 @@
--a
--b
-`
-
-func TestDiffLines(t *testing.T) {
-	got, err := DiffLines(strings.NewReader(diff))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string][]int{"fs/fuse/dev_uring.c": {10, 11, 12, 42}, "io_uring/rsrc.c": {6}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-}
-
 func TestPatchCoverage(t *testing.T) {
 	f := &File{Lines: map[int]int64{10: 3, 11: 0, 42: 1}}
 	src := func(string) []string {

@@ -1,17 +1,15 @@
 package mutate
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/zcsuite/zcsuite/harness/gitdiff"
 )
 
 // ErrSelect is a bad selection (-mutate-func naming no function of the
@@ -73,51 +71,21 @@ func ByID(ms []Mutant, ids []string) ([]Mutant, error) {
 	return out, nil
 }
 
-var reHunk = regexp.MustCompile(`^@@ -[0-9,]+ \+([0-9]+)(?:,([0-9]+))? @@`)
-
 // DiffLines lists, per file, the lines that A..B adds or changes (line
 // numbers of B), from git in tree.
 func DiffLines(ctx context.Context, tree, rng string, files []string) (map[string]map[int]bool, error) {
-	a, b, ok := strings.Cut(rng, "..")
-	if !ok || a == "" || b == "" {
-		return nil, fmt.Errorf("%w: -mutate-diff %q (want A..B)", ErrSelect, rng)
-	}
-	args := append([]string{"-C", tree, "diff", "-U0", "--no-color", "--no-ext-diff", a, b, "--"}, files...)
-	out, err := exec.CommandContext(ctx, "git", args...).Output()
+	lines, err := gitdiff.Lines(ctx, tree, rng, files...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: -mutate-diff %s: git diff in %s: %v", ErrSelect, rng, tree, err)
+		return nil, fmt.Errorf("%w: -mutate-diff: %v", ErrSelect, err)
 	}
-	return parseDiff(string(out)), nil
-}
-
-func parseDiff(out string) map[string]map[int]bool {
 	res := map[string]map[int]bool{}
-	cur := ""
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		l := sc.Text()
-		if f, ok := strings.CutPrefix(l, "+++ b/"); ok {
-			cur = f
-			continue
-		}
-		m := reHunk.FindStringSubmatch(l)
-		if m == nil || cur == "" {
-			continue
-		}
-		start, _ := strconv.Atoi(m[1])
-		n := 1
-		if m[2] != "" {
-			n, _ = strconv.Atoi(m[2])
-		}
-		if res[cur] == nil {
-			res[cur] = map[int]bool{}
-		}
-		for i := start; i < start+n; i++ {
-			res[cur][i] = true
+	for f, ls := range lines {
+		res[f] = map[int]bool{}
+		for _, l := range ls {
+			res[f][l] = true
 		}
 	}
-	return res
+	return res, nil
 }
 
 // ByLines keeps the mutants on the given lines of their file.

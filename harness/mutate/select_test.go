@@ -10,19 +10,6 @@ import (
 	"github.com/zcsuite/zcsuite/harness/verdict"
 )
 
-func TestParseDiff(t *testing.T) {
-	out := "diff --git a/fs/x.c b/fs/x.c\n--- a/fs/x.c\n+++ b/fs/x.c\n@@ -3,0 +4,2 @@ f\n+a\n+b\n@@ -10 +12 @@\n-c\n+d\n@@ -20,3 +22,0 @@\n"
-	got := parseDiff(out)["fs/x.c"]
-	for _, l := range []int{4, 5, 12} {
-		if !got[l] {
-			t.Errorf("line %d not in %v", l, got)
-		}
-	}
-	if len(got) != 3 {
-		t.Errorf("lines %v, want 4, 5, 12 (a pure deletion adds none)", got)
-	}
-}
-
 func TestSelect(t *testing.T) {
 	src := []byte(body("\tif (n > 2)", "\t\treturn -EINVAL;", "\tq->len = n;") + "static void g(int n)\n{\n\tif (n)\n\t\tkfree(n);\n}\n")
 	ms := Generate("x.c", src)

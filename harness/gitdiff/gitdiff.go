@@ -1,17 +1,41 @@
-package coverage
+// Package gitdiff says which lines a git range adds or changes: the one
+// reader of diffs behind -mutate-diff and -coverage-diff.
+package gitdiff
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 )
 
-// DiffLines reads a unified diff (git diff, any context) and returns, per
+// Lines runs git diff A B (no context) in tree, limited to paths when
+// given, and returns per file the line numbers of B that the range adds
+// or changes.
+func Lines(ctx context.Context, tree, rng string, paths ...string) (map[string][]int, error) {
+	a, b, ok := strings.Cut(rng, "..")
+	if !ok || a == "" || b == "" || strings.HasPrefix(b, ".") {
+		return nil, fmt.Errorf("range %q: want A..B", rng)
+	}
+	args := append([]string{"-C", tree, "diff", "-U0", "--no-color", "--no-ext-diff", a, b, "--"}, paths...)
+	cmd := exec.CommandContext(ctx, "git", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git diff %s in %s: %v: %s", rng, tree, err, strings.TrimSpace(stderr.String()))
+	}
+	return Parse(bytes.NewReader(out))
+}
+
+// Parse reads a unified diff (git diff, any context) and returns, per
 // file of the new side, the line numbers its hunks add or change, in
 // order. Deleted files and pure deletions add nothing.
-func DiffLines(r io.Reader) (map[string][]int, error) {
+func Parse(r io.Reader) (map[string][]int, error) {
 	out := map[string][]int{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
