@@ -128,12 +128,14 @@ func TestErrorLines(t *testing.T) {
 	if (y != -EBUSY)		/* 11: a comparison */
 		ret = -EOPNOTSUPP;	/* 12 */
 	return -err;			/* 13: not an errno constant */
+	io_uring_cmd_done(cmd, -ENOTCONN, flags);	/* 14: a completion */
+	return -EIOCBQUEUED;		/* 15: completes later, no error */
 }`
 	var got []int
 	for _, l := range ErrorLines([]byte(src)) {
 		got = append(got, l.Line)
 	}
-	if want := []int{3, 5, 8, 12}; !reflect.DeepEqual(got, want) {
+	if want := []int{3, 5, 8, 12, 14}; !reflect.DeepEqual(got, want) {
 		t.Errorf("lines %v, want %v", got, want)
 	}
 }

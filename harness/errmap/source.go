@@ -5,14 +5,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/zcsuite/zcsuite/harness/coverage"
 	"github.com/zcsuite/zcsuite/harness/mutate"
 )
-
-// producing matches the source lines that produce an errno literally: a
-// return of one, an assignment of one, ERR_PTR of one, or one passed to a
-// completion (io_uring_cmd_done(cmd, -E..., ...)). -EIOCBQUEUED is
-// io_uring's "completes later", not an error, and is left out.
-var producing = regexp.MustCompile(`(?:return\s+-E[A-Z]+|(?:^|[^<>!=])=\s*-E[A-Z]+|ERR_PTR\(-E[A-Z]+\)|,\s*-E[A-Z]+\s*,)`)
 
 // Located is a map site found in the source.
 type Located struct {
@@ -23,8 +18,9 @@ type Located struct {
 // Locate finds every site's fragment in src: inside the body of the
 // site's function, exactly once (whitespace between the fragment's tokens
 // may be any run of blanks and newlines). It also returns the source
-// lines that produce an errno literally (see producing) and that no
-// site's fragment covers: sites the map does not list.
+// lines inside functions that produce an errno (coverage.ErrorLines, the
+// same list -coverage checks for hits) and that no site's fragment
+// covers: sites the map does not list.
 func Locate(src []byte, sites []Site) (found []Located, unlisted []int, errs []error) {
 	lines := strings.Split(string(src), "\n")
 	funcs := mutate.Functions(src)
@@ -40,9 +36,9 @@ func Locate(src []byte, sites []Site) (found []Located, unlisted []int, errs []e
 		}
 		found = append(found, Located{Site: s, First: first, Last: last})
 	}
-	for i, l := range lines {
-		if funcs[i] != "" && producing.MatchString(l) && !strings.Contains(l, "EIOCBQUEUED") && !covered[i+1] {
-			unlisted = append(unlisted, i+1)
+	for _, el := range coverage.ErrorLines(src) {
+		if funcs[el.Line-1] != "" && !covered[el.Line] {
+			unlisted = append(unlisted, el.Line)
 		}
 	}
 	return found, unlisted, errs
