@@ -128,6 +128,43 @@ fi
 all=$(jq '[.runs[].verdict.specs[]] | length' "$work/loaded/verdict.json" 2>/dev/null || echo 0)
 note "a full run holds $all specs"
 
+# ---- a damaged cache: everything a Debian-kernel run reuses, damaged at
+# once in a copy of the cache (the user's own cache is never touched). The
+# run must repair each piece with a line naming it, give the same verdict
+# as the loaded run above, and leave a cache the next run trusts.
+cache="${ZCSUITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zcsuite}"
+dc="$work/damaged-cache"
+rm -rf "$dc"; mkdir -p "$dc/kernels"
+# flip FILE: overwrite 4 KiB in the middle of FILE (its size is kept).
+flip() { local n; n=$(stat -c %s "$1"); head -c 4096 /dev/urandom | dd of="$1" bs=1 seek=$((n / 2)) conv=notrunc status=none; }
+if cp -a "$cache/apt" "$cache/image" "$cache/accel" "$cache/vmstate" "$cache/timings" "$dc/" 2>/dev/null &&
+	cp -a "$cache"/kernels/linux-binary-7.3-cloud-* "$dc/kernels/" 2>/dev/null; then
+	vmlinuz=$(ls "$dc"/kernels/linux-binary-7.3-cloud-*/usr/lib/modules/*/vmlinuz | head -1)
+	deb=$(ls "$dc"/apt/debs/linux-binary-7.3-cloud-*.deb | head -1)
+	size=$(stat -c %s "$vmlinuz")
+	truncate -s $((size / 2)) "$vmlinuz"               # the unpacked kernel: cut short
+	flip "$deb"                                         # and the package it came from
+	for f in "$dc"/image/initramfs/*.cpio "$dc"/vmstate/*.state; do flip "$f"; done
+	for f in "$dc"/accel/*; do [ -f "$f" ] && echo "kv" >"$f"; done
+	for f in "$dc"/timings/*; do [ -f "$f" ] && echo '{"a spec": "soon"' >"$f"; done
+	# -accel auto: the probe cache is read only when the accelerator is probed.
+	ZCSUITE_ACCEL=auto ./run.sh -cache-dir "$dc" -kernel "$kernel" -report-dir "$work/damaged" >"$work/damaged.out" 2>&1; rc=$?
+	[ "$rc" = 0 ] && ok "damaged-cache: exit 0" || bad "damaged-cache: exit $rc ($(tail -2 "$work/damaged.out" | tr '\n' ' '))"
+	reports_agree "$work/damaged" "$all"
+	for said in "kernel cache linux-binary-7.3-cloud-.*unpacking it again" \
+		"linux-binary-7.3-cloud-.*\.deb has sha256 .*downloading it again" \
+		"initramfs .* has sha256 .*packing it again" \
+		"saved VM state .*dropped it" \
+		"accelerator probe cache .* is damaged" \
+		"spec timings cache .* is damaged"; do
+		grep -qE -- "$said" "$work/damaged.out" && ok "damaged-cache: said /$said/" || bad "damaged-cache: never said /$said/"
+	done
+	[ "$(stat -c %s "$vmlinuz" 2>/dev/null)" = "$size" ] && ok "damaged-cache: the kernel is whole again" || bad "damaged-cache: the kernel is still $(stat -c %s "$vmlinuz" 2>/dev/null) bytes, want $size"
+	rm -rf "$dc"
+else
+	bad "damaged-cache: no warm cache to copy from $cache (did ./run.sh test run first?)"
+fi
+
 # ---- signals in the middle of the suite
 # interrupt NAME SIGNAL CODE HOW: start a full run, wait for 10 passed
 # specs, send SIGNAL (to run.sh's PID, or to its process group), then want
