@@ -85,6 +85,22 @@ if [ -n "$img" ]; then
 else
 	bad "cut-kernel: no cached Debian 7.3 vmlinuz to cut (did ./run.sh test run first?)"
 fi
+# A kernel that lacks a required option (its config known): refused before
+# it boots, one line naming the option and what it is for; under -bisect a
+# skip (125), since the commit cannot be tested, not judged.
+cfg="$(dirname "${img:-/nonexistent}")/config"
+if [ -s "$cfg" ]; then
+	sed 's/^CONFIG_FUSE_IO_URING=y$/# CONFIG_FUSE_IO_URING is not set/' "$cfg" >"$work/no-fuse-io-uring.config"
+	expect config-lacks-option 125 "misses 1 required option\(s\): CONFIG_FUSE_IO_URING is not set \(want y\), needed for: FUSE over io_uring" \
+		./run.sh -kernel "$img" -kernel-config "$work/no-fuse-io-uring.config" -report-dir "$work/no-fuse-io-uring" &&
+		{ [ "$(jq -c '[.exit_code, (.runs | length)]' "$work/no-fuse-io-uring/verdict.json")" = "[125,0]" ] &&
+			ok "config-lacks-option: verdict.json says 125 and no VM booted" || bad "config-lacks-option: verdict.json $(jq -c '[.exit_code, (.runs | length)]' "$work/no-fuse-io-uring/verdict.json" 2>&1)"; }
+	sed 's/^CONFIG_KALLSYMS=y$/# CONFIG_KALLSYMS is not set/' "$cfg" >"$work/no-kallsyms.config"
+	expect bisect-config-lacks-kallsyms 125 "bisect verdict: SKIP \(exit 125\).*CONFIG_KALLSYMS is not set \(want y\), needed for: Symbol names in splats" \
+		./run.sh -bisect -kernel "$img" -kernel-config "$work/no-kallsyms.config" -report-dir "$work/no-kallsyms"
+else
+	bad "config-lacks-option: no config beside the cached Debian 7.3 vmlinuz"
+fi
 expect report-dir-proc 2 "report directory /proc/zcsuite-x" ./run.sh -report-dir /proc/zcsuite-x -label-filter cap-gate
 
 # Relative paths are the caller's: from another directory, -report-dir r

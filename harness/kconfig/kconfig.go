@@ -137,7 +137,10 @@ func LoadRequired(path string) ([]Requirement, error) {
 		} else if m := unsetRE.FindStringSubmatch(line); m != nil {
 			opt, want = m[1], "n"
 		} else if strings.HasPrefix(line, "#") {
-			why = append(why, strings.TrimSpace(strings.TrimPrefix(line, "#")))
+			// "# --- title" heads a section of options; it says no reason.
+			if c := strings.TrimSpace(strings.TrimPrefix(line, "#")); !strings.HasPrefix(c, "---") {
+				why = append(why, c)
+			}
 			continue
 		} else if line == "" {
 			why = why[:0]
@@ -166,6 +169,18 @@ func LoadRequired(path string) ([]Requirement, error) {
 	return reqs, nil
 }
 
+// Summary is the first phrase of Why (up to its first ": ", ". " or
+// "; "): what the option is for, short enough for an error line.
+func (r Requirement) Summary() string {
+	w := r.Why
+	for _, sep := range []string{": ", ". ", "; "} {
+		if i := strings.Index(w, sep); i >= 0 {
+			w = w[:i]
+		}
+	}
+	return strings.TrimSuffix(w, ".")
+}
+
 // Unmet is one requirement a config does not meet.
 type Unmet struct {
 	Requirement
@@ -174,14 +189,19 @@ type Unmet struct {
 }
 
 func (u Unmet) String() string {
+	var s string
 	switch {
 	case u.Got == "m" && u.Want == "y":
-		return u.Option + "=m (a module; zcsuite loads no modules, it must be =y)"
+		s = u.Option + "=m (a module; zcsuite loads no modules, it must be =y)"
 	case u.Got == "n":
-		return u.Option + " is not set (want " + u.Want + ")"
+		s = u.Option + " is not set (want " + u.Want + ")"
 	default:
-		return u.Option + "=" + u.Got + " (want " + u.Want + ")"
+		s = u.Option + "=" + u.Got + " (want " + u.Want + ")"
 	}
+	if w := u.Summary(); w != "" {
+		s += ", needed for: " + w
+	}
+	return s
 }
 
 // MissingError lists every requirement a config does not meet, in the

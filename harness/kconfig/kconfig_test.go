@@ -235,6 +235,19 @@ func TestCheckNamesEveryUnmetOption(t *testing.T) {
 	if !strings.Contains(msg, "CONFIG_VIRTIO_CONSOLE=m (a module") {
 		t.Errorf("message %q does not explain the module", msg)
 	}
+	// Each option with what it is for: the first phrase of its comment,
+	// never a section heading.
+	for _, part := range []string{
+		"CONFIG_FUSE_IO_URING is not set (want y), needed for: FUSE over io_uring;",
+		"CONFIG_KALLSYMS is not set (want y), needed for: Symbol names in splats",
+	} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("message %q lacks %q", msg, part)
+		}
+	}
+	if strings.Contains(msg, "---") {
+		t.Errorf("message %q carries a section heading", msg)
+	}
 	t.Log(msg)
 }
 
