@@ -101,6 +101,10 @@ if [ -s "$cfg" ]; then
 else
 	bad "config-lacks-option: no config beside the cached Debian 7.3 vmlinuz"
 fi
+# A kernel without the feature (Debian 6.12: no FUSE-over-io_uring) under
+# -bisect: a skip, naming what its INIT offer lacks, never a bad commit.
+expect bisect-feature-absent 125 "bisect verdict: SKIP \(exit 125\): untested: FUSE over io_uring is absent from this kernel.*lacks bit 9" \
+	./run.sh -bisect -kernel debian:6.12-cloud -report-dir "$work/feature-absent"
 expect report-dir-proc 2 "report directory /proc/zcsuite-x" ./run.sh -report-dir /proc/zcsuite-x -label-filter cap-gate
 
 # Relative paths are the caller's: from another directory, -report-dir r
