@@ -194,7 +194,17 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 		}
 		res.Configured = true
 	}
-	if err := b.verify(); err != nil {
+	err = b.verify()
+	if err != nil && !res.Configured {
+		// A .config this directory kept from an earlier run, now damaged
+		// or edited: configure afresh before blaming the tree.
+		c.logf("the build directory's .config is not what the fragments make (%v); configuring again", err)
+		if err = b.configure(ctx); err == nil {
+			res.Configured = true
+			err = b.verify()
+		}
+	}
+	if err != nil {
 		os.Remove(b.stampPath()) // configure again next time
 		return nil, err
 	}
@@ -212,9 +222,18 @@ func BuildResult(ctx context.Context, tree string, opts ...Option) (*Result, err
 	res.MakeTime = time.Since(t0)
 	c.logf("built %s in %.1fs (configure %.1fs)", filepath.Join(b.dir, "arch/x86/boot/bzImage"), res.MakeTime.Seconds(), res.ConfigTime.Seconds())
 
-	k, err := kernel.FromPath(filepath.Join(b.dir, "arch/x86/boot/bzImage"))
+	bz := filepath.Join(b.dir, "arch/x86/boot/bzImage")
+	k, err := kernel.FromPath(bz)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the build produced no usable bzImage: %v", ErrBuild, err)
+		// make found the bzImage up to date, but it is damaged: make it again.
+		c.logf("%s is not a usable kernel (%v); making it again", bz, err)
+		os.Remove(bz)
+		if err := b.make(ctx, "bzImage", "build.log"); err != nil {
+			return nil, err
+		}
+		if k, err = kernel.FromPath(bz); err != nil {
+			return nil, fmt.Errorf("%w: the build produced no usable bzImage: %v", ErrBuild, err)
+		}
 	}
 	k.Spec, k.Source, k.Tree = tree, "tree", tree
 	k.ConfigPath, k.ConfigSource = filepath.Join(b.dir, ".config"), "tree"
