@@ -97,6 +97,50 @@ var _ = Describe("payload-sz: kmbuf buffer selection and recycling", Label(label
 		Expect(c2.Err()).To(Succeed())
 	}, SpecTimeout(edgeTimeout))
 
+	// A buffer goes back into the ring (fuse_uring_clean_up_buffer ->
+	// io_kmbuf_recycle) with the address, length and id it was selected
+	// with, so its id keeps naming the same memory (bid × buf_size, §2.3)
+	// however often it is reused. Only a buffer with an id other than 0
+	// shows a lost id, and only when it is selected again: three rounds,
+	// committing in both orders, so each buffer goes back through either
+	// ring slot.
+	//
+	// catches: io_kmbuf_recycle writing another id into the ring entry
+	// ("buf->bid = bid"), or fuse_uring_select_buffer not keeping the
+	// selected id for the recycle (ent->ringbuf_buf_id, sel.buf_id of
+	// io_ring_buffer_select).
+	It("puts each buffer back under its own id: in three rounds of two requests out at once on a ring of two buffers, each pair names two buffers and each payload is in the buffer its id names", func(ctx SpecContext) {
+		l := r.layout(0, false, 2)
+		l.Buffers = 2
+		r.setupQueue(ctx, l)
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		for round := range 3 {
+			names := []string{fmt.Sprintf("km-sel-ids-%d-a", round), fmt.Sprintf("km-sel-ids-%d-bbbb", round)}
+			c1 := r.clients.Go(0, r.lookupENOENT(names[0]))
+			a := r.serveUntil(ctx, 0, kmIsOp(fuseabi.FUSE_LOOKUP))
+			c2 := r.clients.Go(0, r.lookupENOENT(names[1]))
+			b := r.serveUntil(ctx, 0, func(e *kmbufring.Entry) bool { return e.Opcode() == fuseabi.FUSE_LOOKUP && e.ID != a.ID })
+			for _, e := range []*kmbufring.Entry{a, b} {
+				Expect(e.CQEFlags&uring.IORING_CQE_F_BUFFER).NotTo(BeZero(), "round %d, entry %d: selected at delivery (both entries were idle without a buffer)", round, e.ID)
+			}
+			Expect(a.Bid).NotTo(Equal(b.Bid), "round %d: §2.4: two requests out hold two buffers", round)
+			Expect(string(r.kmBuffer(ctx, a, len(names[0])+1))).To(Equal(names[0]+"\x00"), "round %d: §2.3: the payload is in buffer %d", round, a.Bid)
+			Expect(string(r.kmBuffer(ctx, b, len(names[1])+1))).To(Equal(names[1]+"\x00"), "round %d: §2.3: the payload is in buffer %d", round, b.Bid)
+			first, second := a, b
+			if round%2 == 1 {
+				first, second = b, a
+			}
+			r.answerCommit(ctx, first)
+			r.answerCommit(ctx, second)
+			r.serveClient(ctx, c1)
+			r.serveClient(ctx, c2)
+			Expect(c1.Err()).To(Succeed())
+			Expect(c2.Err()).To(Succeed())
+		}
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: the fuse_uring_clean_up_buffer call dropped from
 	// fuse_uring_next_req_update_buffer (an entry whose next request
 	// needs no buffer would sit on the one it had, and a request on

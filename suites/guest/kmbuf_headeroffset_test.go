@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -210,6 +211,76 @@ var _ = Describe("header-offset: where kmbuf headers are placed", Label(labels.H
 		Entry("id = queue_depth (its page slot holds the headers buffer): EBUSY", uint16(1), unix.EBUSY),
 		Entry("id 5, past the table of queue_depth + 1 slots: EINVAL", uint16(5), unix.EINVAL),
 	)
+
+	// The headers buffer is looked up in the table (a reference on its
+	// node) and put back around every use: the send in task work and each
+	// COMMIT_AND_FETCH (§3.3). Its pages come from a memfd here; adding
+	// F_SEAL_WRITE to a memfd fails with EBUSY while any of its pages has
+	// a reference beyond the page cache's and the mappings' (mm/memfd.c),
+	// such as the pin of a registered buffer. Once the server empties slot
+	// QD, the last reference is the table's, so the pages are unpinned at
+	// once and the seal succeeds; a reference left by a lookup keeps the
+	// node, and the pin, alive.
+	//
+	// catches: the fuse_uring_headers_cleanup call dropped after
+	// COMMIT_AND_FETCH or after the send in fuse_uring_send_in_task, or
+	// io_reg_buf_index_put not putting the node (io_put_rsrc_node dropped).
+	It("zero copy: lets go of the headers buffer after every use: once the server empties slot QD, the memfd behind the headers can be sealed", func(ctx SpecContext) {
+		mfd, err := unix.MemfdCreate("km-headers", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() error { return unix.Close(mfd) })
+		page := unix.Getpagesize()
+		size := (kmbuf.HeadersLen(kmDepth-1) + page - 1) / page * page
+		Expect(unix.Ftruncate(mfd, int64(size))).To(Succeed())
+		hdrs, err := unix.Mmap(mfd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() error { return unix.Munmap(hdrs) })
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error {
+			if err := t.RegisterKmbuf(kmbufring.DefaultBufSize(r.info.MaxPayloadSz), 2); err != nil {
+				return err
+			}
+			if err := t.Table(kmDepth + 1); err != nil {
+				return err
+			}
+			if err := t.PutBuffer(kmDepth, hdrs); err != nil {
+				return err
+			}
+			for id := range uint16(2) {
+				if err := t.Register(zcEntry(0, id, kmDepth, hdrs)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})).To(Succeed(), "§3.3: the headers buffer (a memfd's pages) at index QD, entries 0 and 1")
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		content := pattern(8192, 0x61)
+		r.createFile(dioPrefix+"hdr-put", content)
+		got := kmAligned(len(content))
+		var n int
+		seen, err := r.run(ctx, 0, func() error {
+			if err := r.lookupENOENT("km-hdr-put")(); err != nil {
+				return err
+			}
+			return kmDirectRead(r.path(dioPrefix+"hdr-put"), 0, got, &n)()
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got[:n]).To(Equal(content))
+		Expect(seen).To(ContainElement(And(HaveField("Opcode", fuseabi.FUSE_READ.String()), HaveField("Qid", BeEquivalentTo(0)), HaveField("ZC", BeTrue()))),
+			"positive control: header-only requests and a zero-copied READ went through qid 0's headers: %v", seen)
+		// Nothing is delivered any more (the entries wait in FETCH), so the
+		// headers need no view: an anonymous mapping replaces the memfd's,
+		// which F_SEAL_WRITE would refuse as a writable shared mapping.
+		_, err = unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(hdrs)), uintptr(size),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = unix.FcntlInt(uintptr(mfd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE)
+		Expect(err).To(MatchError(unix.EBUSY), "positive control: slot QD still pins the memfd's pages")
+		Expect(r.do(ctx, 0, func(t *kmbufring.Thread) error { return t.PutBuffer(kmDepth, nil) })).To(Succeed(), "empty slot QD")
+		_, err = unix.FcntlInt(uintptr(mfd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE)
+		Expect(err).NotTo(HaveOccurred(), "§3.3: no lookup of the headers buffer kept a reference on it")
+	}, SpecTimeout(edgeTimeout))
 
 	// catches: a bound check of fixed_buf_id against queue_depth on
 	// buf-ring-only queues (§3.3: "no check that fixed_buf_id < QD").

@@ -159,6 +159,48 @@ var _ = Describe("mixed-flags: kmbuf REGISTER modes must agree per queue", Label
 		}
 	}, SpecTimeout(edgeTimeout))
 
+	// The series leaves the iovec transport in place: a queue created
+	// without use_bufring keeps its headers and payload in the buffers its
+	// REGISTER's iovecs name, and none of the buf-ring steps (kmbuf buffer
+	// selection, headers lookup in the table and its put) may touch it.
+	//
+	// catches: a use_bufring test dropped from the paths every request of
+	// an iovec queue takes (fuse_uring_prep_buffer,
+	// fuse_uring_next_req_update_buffer, fuse_uring_headers_prep or
+	// fuse_uring_headers_cleanup, setup_fuse_copy_state): the iovec queue
+	// would select from a kmbuf ring or look up a headers buffer it never
+	// registered.
+	It("still serves an iovec queue beside buf-ring queues: a LOOKUP, an O_DIRECT WRITE and its read back go through the iovecs of qid 0's entries", func(ctx SpecContext) {
+		for id := range uint16(2) {
+			e := iovecEntry(0, kmbuf.Mode{})
+			e.ID = id
+			Expect(r.register(ctx, e)).To(Succeed(), "§5 c: an iovec queue on the series")
+		}
+		for qid := 1; qid < r.nq; qid++ {
+			r.setupQueue(ctx, r.layout(qid, false, 1))
+		}
+		name := dioPrefix + "iovec"
+		content := pattern(12288, 0x17)
+		got := kmAligned(len(content))
+		var n int
+		seen, err := r.run(ctx, 0, func() error {
+			if err := r.lookupENOENT("km-mixed-iovec")(); err != nil {
+				return err
+			}
+			if err := writeFile(r.path(name), 0, content)(); err != nil {
+				return err
+			}
+			return kmDirectRead(r.path(name), 0, got, &n)()
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(len(content)))
+		Expect(got).To(Equal(content), "the bytes went through the payload iovec both ways")
+		for _, op := range []fuseabi.Opcode{fuseabi.FUSE_LOOKUP, fuseabi.FUSE_WRITE, fuseabi.FUSE_READ} {
+			Expect(seen).To(ContainElement(And(HaveField("Opcode", op.String()), HaveField("Qid", BeEquivalentTo(0)), HaveField("HasBuf", BeFalse()))),
+				"%s through qid 0's iovec entries, with no kmbuf buffer: %v", op, seen)
+		}
+	}, SpecTimeout(edgeTimeout))
+
 	// catches: a refused REGISTER before the ring is ready leaving clients
 	// blocked instead of sending them to /dev/fuse. Whether io_uring can
 	// come back afterwards depends on the base kernel: the series' own
