@@ -129,10 +129,10 @@ var _ = Describe("zero copy: a client's own registered buffer", Label(labels.Int
 	// walk it by count work, but iov_iter_extract_pages finds no segment,
 	// so FUSE's direct I/O gets no page of the buffer and the request never
 	// reaches the server intact (the spec's deadline or a wrong result).
-	// catches: io_import_fixed's `iov_iter_bvec(iter, ddir, NULL, 0, 0)`
-	// for a zero length dropped (io_uring/rsrc.c:1208, -mutate id
-	// 532f9f69fc43): the read then runs on whatever iterator the request's
-	// recycled async state last held, and moves bytes.
+	// The READ_FIXED of 0 bytes must complete with 0. It does not catch
+	// io_import_fixed's zero-length iov_iter_bvec dropped (rsrc.c:1208,
+	// 532f9f69fc43; tried with -mutate-id): the recycled async state's
+	// iterator is left exhausted by the read before it, so nothing moves.
 	It("moves O_DIRECT WRITE_FIXED and READ_FIXED of the client's registered pages through the slot, and nothing else of them", func(ctx SpecContext) {
 		const size = 2*4096 + 300
 		const wOff, rOff, pages = 4096 + 100, 5*4096 + 200, 10
