@@ -7,7 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
+	"github.com/zcsuite/zcsuite/zcserver/fuseconn"
+	"github.com/zcsuite/zcsuite/zcserver/knobs"
+	"github.com/zcsuite/zcsuite/zcserver/linux73ring"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
+	"github.com/zcsuite/zcsuite/zcserver/ringplan"
 )
 
 // Mode selects the transport between the kernel and the server.
@@ -65,8 +70,9 @@ func ParseMode(s string) (Mode, error) {
 var (
 	// ErrInvalidConfig wraps every configuration error.
 	ErrInvalidConfig = errors.New("invalid zcserver config")
-	// ErrStuck: the connection did not end after unmount and abort.
-	ErrStuck = errors.New("fuse connection did not end")
+	// ErrStuck: the connection did not end after unmount and abort
+	// (fuseconn.ErrStuck).
+	ErrStuck = fuseconn.ErrStuck
 )
 
 // Defaults applied by Start to zero fields.
@@ -75,6 +81,7 @@ const (
 	DefaultReaders      = 4
 	DefaultMaxWrite     = protocol.DefaultMaxWrite
 	DefaultCacheTimeout = time.Second
+	DefaultEntLogSize   = linux73ring.DefaultEntLogSize
 )
 
 // Config configures Start. Zero fields take the documented defaults.
@@ -165,8 +172,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueDepth == 0 {
 		c.QueueDepth = DefaultQueueDepth
 	}
-	if c.QueueDepth < 1 || c.QueueDepth > maxDepth {
-		return bad("queue depth %d outside [1, %d]", c.QueueDepth, maxDepth)
+	if c.QueueDepth < 1 || c.QueueDepth > ringplan.MaxDepth {
+		return bad("queue depth %d outside [1, %d]", c.QueueDepth, ringplan.MaxDepth)
 	}
 	if c.PoolBuffers < 0 || c.PoolBuffers > 4096 {
 		return bad("pool buffers %d outside [0, 4096]", c.PoolBuffers)
@@ -186,7 +193,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.EntLogSize < 1 || c.EntLogSize > 1<<20 {
 		return bad("ent log size %d outside [1, %d]", c.EntLogSize, 1<<20)
 	}
-	if err := c.Faults.validate(c.Mode); err != nil {
+	if err := validateKnobs(&c.Faults, c.Mode); err != nil {
 		return bad("fault knobs: %v", err)
 	}
 	if c.Readers == 0 {
@@ -211,4 +218,48 @@ func (c Config) withDefaults() (Config, error) {
 		c.CacheTimeout = 0
 	}
 	return c, nil
+}
+
+// openPolicy turns the path predicates into a protocol.OpenPolicy.
+func (c *Config) openPolicy() protocol.OpenPolicy {
+	zc, dio := c.ZeroCopyFiles, c.DirectIOFiles
+	if zc == nil && dio == nil {
+		return nil
+	}
+	return func(o protocol.OpenInfo) uint32 {
+		var f uint32
+		if zc != nil && zc(o.Path) {
+			f |= fuseabi.FOPEN_IO_URING_ZERO_COPY
+		}
+		if dio != nil && dio(o.Path) {
+			f |= fuseabi.FOPEN_DIRECT_IO
+		}
+		return f
+	}
+}
+
+// ringConfig is the configuration of the Linux 7.3 ring transport of c's
+// mode on a connection with descriptor devFD, handler h and n queues.
+func (c *Config) ringConfig(devFD int, h *protocol.Handler, k *knobs.Injector, n int) linux73ring.Config {
+	return linux73ring.Config{
+		DevFD: devFD, Handler: h, Knobs: k, Queues: n,
+		Depth: c.QueueDepth, PoolBuffers: c.PoolBuffers, Layout: c.Mode.layout(), Name: c.Mode.String(),
+		EntLogSize: c.EntLogSize,
+	}
+}
+
+// layout returns the automatic ring setup of m's queues, or nil when m
+// has no ring.
+func (m Mode) layout() *linux73ring.Layout {
+	switch m {
+	case ModeRingPerEntry:
+		return &linux73ring.Layout{Payload: ringplan.PerEntry}
+	case ModeRingPool:
+		return &linux73ring.Layout{Payload: ringplan.PoolMode}
+	case ModeRingPoolRegistered:
+		return &linux73ring.Layout{Payload: ringplan.RegisteredPool}
+	case ModeRingZeroCopy:
+		return &linux73ring.Layout{Payload: ringplan.PoolMode, ZeroCopy: true}
+	}
+	return nil
 }

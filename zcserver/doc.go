@@ -15,17 +15,18 @@
 // # Ring transport
 //
 // Every connection has one queue per possible CPU (§1.2). Each queue gets
-// its own io_uring ring (SQE128) driven by a RingDriver: one goroutine that
-// locks its OS thread before creating the ring, never unlocks it, issues
-// every command of that ring (so each entry's REGISTER and COMMITs stay on
-// one ring, §7 H5), moves zero-copied data with READ_FIXED/WRITE_FIXED on
-// the entry's slot, and never touches the mount. The automatic setup per
-// queue (§4.1) is: a sparse buffer table (one zero-copy slot per entry,
-// then the pool's slot) when the mode needs slots; ADD_QUEUE when the
-// kernel has the 7.46 ABI (FUSE_URING_ZERO_COPY in ModeRingZeroCopy);
-// ADD_BUFPOOL in pool modes (FIXED with the pool's slot when registered);
-// then Config.QueueDepth REGISTERs. /dev/fuse keeps being served for
-// FORGET, INTERRUPT and requests queued before the ring was ready.
+// its own io_uring ring (SQE128) driven by a RingDriver (package
+// linux73ring): one goroutine that locks its OS thread before creating
+// the ring, never unlocks it, issues every command of that ring (so each
+// entry's REGISTER and COMMITs stay on one ring, §7 H5), moves zero-copied
+// data with READ_FIXED/WRITE_FIXED on the entry's slot, and never touches
+// the mount. The automatic setup per queue (§4.1) is: a sparse buffer
+// table (one zero-copy slot per entry, then the pool's slot) when the mode
+// needs slots; ADD_QUEUE when the kernel has the 7.46 ABI
+// (FUSE_URING_ZERO_COPY in ModeRingZeroCopy); ADD_BUFPOOL in pool modes
+// (FIXED with the pool's slot when registered); then Config.QueueDepth
+// REGISTERs. /dev/fuse keeps being served for FORGET, INTERRUPT and
+// requests queued before the ring was ready.
 //
 // Specs can step through the ring themselves: with Config.ManualRing,
 // Server.Ring(qid) returns a driver on which AddQueue, AddBufpool, Register
@@ -41,8 +42,9 @@
 // delivered request and what the server committed; SetupLog lists every
 // ring command and its result. FaultKnobs break the protocol on purpose
 // (credentials, indexes, inconsistent flags, payload_sz, error replies,
-// held requests, slot probes); ForeignAddQueue runs ADD_QUEUE as another
-// uid in a child process. A fault event (Faults) means the server or the
+// held requests, slot probes); they act at one seam, a knobs.Injector
+// that both transports ask. ForeignAddQueue runs ADD_QUEUE as another uid
+// in a child process. A fault event (Faults) means the server or the
 // kernel misbehaved; a test that receives one should fail.
 //
 // It needs: Linux with FUSE, permission to open /dev/fuse and to mount
@@ -62,18 +64,32 @@
 // what a package imports; memfs and uring import no other zcserver
 // package):
 //
-//	cmd/zcserver ──▶ zcserver (this package: mount, INIT, /dev/fuse readers,
-//	                 │          fd passing, the Linux 7.3 ring transport,
-//	                 │          Config, counters, fault knobs)
-//	kmbufring ───────┤ (the kmbuf series' transport; uses this package's
-//	                 │  mount and Handler)
+//	cmd/zcserver ──▶ zcserver (this package, a thin front: Config, mode →
+//	                 │          transport, counters, Start/Server; the
+//	                 │          transports' types under their old names)
+//	                 ├──▶ linux73ring  the Linux 7.3 ring transport: one
+//	                 │                 RingDriver per queue, its setup,
+//	                 │                 serving, stepping, EntLog, SetupLog,
+//	                 │                 ring counters, foreign ADD_QUEUE
+//	                 │                 (fuseconn, knobs, rawring, ringplan,
+//	                 │                 features, protocol, fuseabi, uring)
+//	kmbufring ───────┤ (the kmbuf series' transport; uses fuseconn's Conn)
+//	                 ├──▶ fuseconn     the FUSE connection: mount or passed
+//	                 │                 descriptor, fd passing, INIT,
+//	                 │                 /dev/fuse readers, end (unmount,
+//	                 │                 fusectl abort), per-queue counters
+//	                 │                 (knobs, protocol, fuseabi)
+//	                 ├──▶ knobs        the fault knobs and the one seam
+//	                 │                 (Injector) where both transports
+//	                 │                 apply them (ringplan, protocol,
+//	                 │                 fuseabi)
 //	ringtest ────────┤ (the specs' stepping API for the Linux 7.3 ring)
 //	                 ▼
 //	rawring      locked-thread executor, entry state machine, capabilities,
 //	             re-exec child, PossibleCPUs (protocol, fuseabi,
 //	             fuseabi/linux73, uring)
 //	ringplan     the one slot-layout planner of a 7.3 queue's setup, used
-//	             by zcserver and ringtest (fuseabi/linux73)
+//	             by linux73ring and ringtest (fuseabi/linux73)
 //	features     kernel feature probes (fuseabi, fuseabi/kmbuf, uring)
 //	protocol     decode → dispatch → encode, shared by every transport
 //	             (fuseabi, fuseabi/linux73, memfs)

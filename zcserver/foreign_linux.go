@@ -4,44 +4,24 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/zcsuite/zcsuite/zcserver/linux73ring"
 	"github.com/zcsuite/zcsuite/zcserver/rawring"
-	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
 
 // ForeignCommand is one ADD_QUEUE a foreign child issues.
-type ForeignCommand = rawring.ChildCmd
+type ForeignCommand = linux73ring.ForeignCommand
 
 // ForeignResult is what a foreign child saw.
-type ForeignResult struct {
-	// UID, GID and CapEff are the child's credentials as it reported them.
-	UID, GID int
-	CapEff   uint64
-	// Errs holds, per command, nil or an error matching the CQE's errno.
-	Errs []error
-}
+type ForeignResult = linux73ring.ForeignResult
 
 // ForeignAddQueue runs cmds as FUSE_IO_URING_CMD_ADD_QUEUE in a child
 // process started under uid and gid (no supplementary groups, and hence no
 // capabilities) that inherits the connection's /dev/fuse descriptor
-// (rawring.AddQueueAs, ABI doc §4.a). The child is this executable again;
-// its main (or an init function of the test binary) must call
-// RunForeignChild first thing.
+// (linux73ring.ForeignAddQueue, ABI doc §4.a). The child is this
+// executable again; its main (or an init function of the test binary)
+// must call RunForeignChild first thing.
 func (s *Server) ForeignAddQueue(ctx context.Context, uid, gid int, cmds []ForeignCommand) (ForeignResult, error) {
-	c, err := rawring.AddQueueAs(ctx, uint32(uid), uint32(gid), s.fd, cmds)
-	if err != nil {
-		return ForeignResult{}, fmt.Errorf("zcserver: foreign %w", err)
-	}
-	res := ForeignResult{UID: c.UID, GID: c.GID, CapEff: c.CapEff}
-	for i, v := range c.Res {
-		var e error
-		if v < 0 {
-			e = &uring.CQEError{UserData: uint64(i), Errno: unix.Errno(-v)}
-		}
-		res.Errs = append(res.Errs, e)
-	}
-	return res, nil
+	return linux73ring.ForeignAddQueue(ctx, s.conn.DevFD(), uid, gid, cmds)
 }
 
 // RunForeignChild turns the process into a foreign child when

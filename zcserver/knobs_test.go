@@ -8,23 +8,6 @@ import (
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
 )
 
-func TestEntLog(t *testing.T) {
-	l := newEntLog(3)
-	for i := range 5 {
-		l.add(EntRecord{Unique: uint64(i)})
-	}
-	got := l.snapshot(0)
-	if len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 || got[2].Unique != 4 {
-		t.Fatalf("snapshot %+v", got)
-	}
-	l.committed(4, -5, 7)
-	l.committed(1, -1, 1) // gone: ignored
-	got = l.snapshot(3)
-	if len(got) != 2 || !got[0].Committed || got[0].ReplyError != -5 || got[0].ReplyPayloadSz != 7 || got[1].Committed {
-		t.Fatalf("since 3: %+v", got)
-	}
-}
-
 func TestKnobValidation(t *testing.T) {
 	ok := []struct {
 		m Mode
@@ -36,7 +19,7 @@ func TestKnobValidation(t *testing.T) {
 		{ModeRingPoolRegistered, FaultKnobs{PoolIndex: func(int, uint16) uint16 { return 0 }}},
 	}
 	for _, c := range ok {
-		if err := c.k.validate(c.m); err != nil {
+		if err := validateKnobs(&c.k, c.m); err != nil {
 			t.Errorf("%s: %v", c.m, err)
 		}
 	}
@@ -52,7 +35,7 @@ func TestKnobValidation(t *testing.T) {
 		{ModeRingZeroCopy, FaultKnobs{Hold: []HoldRule{{Opcode: fuseabi.FUSE_READ, N: -1}}}},
 	}
 	for _, c := range bad {
-		if err := c.k.validate(c.m); err == nil {
+		if err := validateKnobs(&c.k, c.m); err == nil {
 			t.Errorf("%s %+v accepted", c.m, c.k)
 		}
 	}

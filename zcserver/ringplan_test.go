@@ -4,12 +4,21 @@ import (
 	"testing"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/knobs"
+	"github.com/zcsuite/zcsuite/zcserver/linux73ring"
+	"github.com/zcsuite/zcsuite/zcserver/ringplan"
 )
 
 // The server's layout on each queue's own ring: entry i in zero-copy slot
 // i, a registered pool in the slot after the entries'.
 
 const testBuf = 128 << 10
+
+// planQueue is the plan Start's ring transport executes on queue qid of
+// a server configured with cfg.
+func planQueue(cfg *Config, qid int, bufSize uint32, abi746 bool) (ringplan.Queue, error) {
+	return linux73ring.New(cfg.ringConfig(-1, nil, knobs.New(cfg.Faults, nil), 0)).Plan(qid, bufSize, abi746)
+}
 
 func TestPlanPerMode(t *testing.T) {
 	cases := []struct {

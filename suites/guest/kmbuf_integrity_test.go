@@ -24,7 +24,7 @@ func kmTransport(ctx SpecContext, zc bool) *zcserver.Server {
 	GinkgoHelper()
 	prof := requireKmbuf()
 	srv := startDevFuse(ctx, zcserver.Config{Mode: zcserver.ModeDevFuse, RingInit: true, DirectIOFiles: zcserver.NamePrefix(dioPrefix)})
-	tr, err := kmbufring.StartTransport(ctx, srv, kmbufring.TransportConfig{Profile: prof, ZeroCopy: zc, Depth: 4})
+	tr, err := kmbufring.StartTransport(ctx, srv.Conn(), kmbufring.TransportConfig{Profile: prof, ZeroCopy: zc, Depth: 4})
 	Expect(err).NotTo(HaveOccurred(), "zcserver in kmbuf mode (%s, zero copy %v)", prof.Name, zc)
 	DeferCleanup(tr.Close)
 	DeferCleanup(func() error {

@@ -4,10 +4,11 @@
 // headers sit in a registered fixed buffer, and whose READ/WRITE pages are
 // installed by the kernel in the fixed-buffer table and moved with
 // READ_FIXED/WRITE_FIXED. It is built beside the Linux 7.3 ring transport
-// of package zcserver and shares everything but the ring: the mount, INIT
-// and /dev/fuse serving come from a zcserver.Server started with
-// Config.RingInit, and requests are answered by that server's
-// protocol.Handler, so the copy and zero-copy paths share every handler.
+// (package linux73ring) and shares everything but the ring: the mount,
+// INIT and /dev/fuse serving come from a FUSE connection (fuseconn.Conn,
+// that of a zcserver.Server started with Config.RingInit), and requests
+// are answered by its protocol.Handler, so the copy and zero-copy paths
+// share every handler.
 //
 // It promises: one io_uring instance per queue (the kernel pins the kmbuf
 // ring of the instance that carried a queue's first REGISTER, so a second

@@ -8,9 +8,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zcsuite/zcsuite/zcserver"
 	"github.com/zcsuite/zcsuite/zcserver/features"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/kmbuf"
+	"github.com/zcsuite/zcsuite/zcserver/fuseconn"
+	"github.com/zcsuite/zcsuite/zcserver/rawring"
 )
 
 // TransportConfig configures StartTransport.
@@ -26,12 +27,12 @@ type TransportConfig struct {
 	Buffers uint32
 }
 
-// Transport serves every queue of a zcserver connection over kmbuf rings:
+// Transport serves every queue of a FUSE connection over kmbuf rings:
 // zcserver in kmbuf mode. The connection keeps being served over
-// /dev/fuse by its zcserver.Server for FORGET, INTERRUPT and requests
-// queued before the rings were ready.
+// /dev/fuse by its readers (fuseconn.Conn) for FORGET, INTERRUPT and
+// requests queued before the rings were ready.
 type Transport struct {
-	srv    *zcserver.Server
+	conn   *fuseconn.Conn
 	rings  []*Ring
 	queues []*Queue
 	stop   chan struct{}
@@ -41,18 +42,19 @@ type Transport struct {
 	errs []error
 }
 
-// StartTransport sets up one ring per queue of srv (qid = possible CPU),
+// StartTransport sets up one ring per queue of conn (qid = possible CPU),
 // each with its kmbuf ring, headers buffer and cfg.Depth entries, and
-// serves them with srv's protocol handler. srv must have been started with
-// Config.RingInit (so INIT asked for FUSE_OVER_IO_URING) and must not have
-// a ring of its own. On a kernel without the series it returns the kmbuf
-// probe's error, which matches features.ErrNotSupported. Close srv first
+// serves them with conn's protocol handler. conn must be the connection of
+// a zcserver.Server started with Config.RingInit (zcserver.Server.Conn:
+// INIT asked for FUSE_OVER_IO_URING and the server has no ring of its
+// own). On a kernel without the series it returns the kmbuf probe's
+// error, which matches features.ErrNotSupported. Close the server first
 // (aborting the connection ends the entries), then the Transport.
-func StartTransport(ctx context.Context, srv *zcserver.Server, cfg TransportConfig) (*Transport, error) {
+func StartTransport(ctx context.Context, conn *fuseconn.Conn, cfg TransportConfig) (*Transport, error) {
 	if _, err := features.HaveKmbufRing(); err != nil {
 		return nil, fmt.Errorf("kmbufring: %w", err)
 	}
-	info := srv.Init()
+	info := conn.Init()
 	if err := features.HaveIOURing(info); err != nil {
 		return nil, fmt.Errorf("kmbufring: %w", err)
 	}
@@ -62,13 +64,13 @@ func StartTransport(ctx context.Context, srv *zcserver.Server, cfg TransportConf
 	if cfg.Depth == 0 {
 		cfg.Depth = 4
 	}
-	nq, err := zcserver.PossibleCPUs()
+	nq, err := rawring.PossibleCPUs()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kmbufring: %w", err)
 	}
-	tr := &Transport{srv: srv, stop: make(chan struct{})}
+	tr := &Transport{conn: conn, stop: make(chan struct{})}
 	for qid := range nq {
-		r, err := Start(srv.DevFD(), Config{Profile: cfg.Profile, Entries: uint32(4*cfg.Depth + 16)})
+		r, err := Start(conn.DevFD(), Config{Profile: cfg.Profile, Entries: uint32(4*cfg.Depth + 16)})
 		if err != nil {
 			tr.Close()
 			return nil, err
@@ -91,7 +93,7 @@ func StartTransport(ctx context.Context, srv *zcserver.Server, cfg TransportConf
 		tr.wg.Add(1)
 		go func() {
 			defer tr.wg.Done()
-			if err := r.Serve(context.Background(), srv.Handler(), tr.stop); err != nil && !teardown(err) {
+			if err := r.Serve(context.Background(), conn.Handler(), tr.stop); err != nil && !teardown(err) {
 				tr.mu.Lock()
 				tr.errs = append(tr.errs, fmt.Errorf("queue %d: %w", qid, err))
 				tr.mu.Unlock()
@@ -122,7 +124,7 @@ func (tr *Transport) Err() error {
 }
 
 // Close stops serving and closes the rings, then returns every serving
-// error. Close the zcserver.Server (or abort the connection) first.
+// error. Close the zcserver.Server (or end the connection) first.
 func (tr *Transport) Close() error {
 	select {
 	case <-tr.stop:

@@ -1,6 +1,6 @@
 // Package rawring is the raw FUSE-over-io_uring ring layer under the
 // stepping API of the specs (ringtest), the kmbuf series' transport
-// (kmbufring) and the server's Linux 7.3 transport (zcserver.RingDriver,
+// (kmbufring) and the server's Linux 7.3 transport (linux73ring.Driver,
 // which runs its own CQE router and entry states on this executor's
 // thread, not Machine).
 //

@@ -2,7 +2,7 @@
 // FUSE-over-io_uring queue (zcserver/fuseabi/linux73/ABI.md §4.1): which
 // commands set a queue up, in which order, and which slots of the ring's
 // fixed-buffer table they use. The server's automatic setup
-// (zcserver.RingDriver) and the specs' stepping API (ringtest.Layout) both
+// (linux73ring.Driver) and the specs' stepping API (ringtest.Layout) both
 // execute its plans.
 //
 // It promises: a Plan is computed without any system call, so it can be

@@ -1,4 +1,4 @@
-package zcserver
+package linux73ring
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/knobs"
 	"github.com/zcsuite/zcsuite/zcserver/memfs"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
@@ -18,13 +19,8 @@ import (
 // uring_cmd on it fails with EOPNOTSUPP (shmem has no .uring_cmd; /dev/null
 // has one on recent kernels), which exercises the stepping machinery on any
 // io_uring host without FUSE.
-func hostDriver(t *testing.T, cfg Config) *RingDriver {
+func hostDriver(t *testing.T, depth int) *Driver {
 	t.Helper()
-	cfg.MountPoint = "/unused"
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs, err := memfs.New(memfs.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +35,8 @@ func hostDriver(t *testing.T, cfg Config) *RingDriver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(null) })
-	s := &Server{cfg: cfg, h: h, fs: fs, fd: null, entLog: newEntLog(16), slotProbes: make(chan SlotProbe, 1), held: make(chan *HeldRequest, 1)}
-	d, err := newRingDriver(s, 0)
+	tr := New(Config{DevFD: null, Handler: h, Knobs: knobs.New(knobs.Faults{}, h.Fault), Queues: 1, Depth: depth, EntLogSize: 16})
+	d, err := tr.Ring(0)
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		t.Skipf("io_uring unavailable on this host: %v", err)
 	}
@@ -52,7 +48,7 @@ func hostDriver(t *testing.T, cfg Config) *RingDriver {
 }
 
 func TestDriverStepsReportCQEErrno(t *testing.T) {
-	d := hostDriver(t, Config{QueueDepth: 2})
+	d := hostDriver(t, 2)
 	var seen []linux73.Cmd
 	var sqes [][uring.SQE128Size]byte
 	d.call(func() error {
@@ -109,13 +105,13 @@ func TestDriverStepsReportCQEErrno(t *testing.T) {
 		t.Errorf("REGISTER fields: len %d addr %#x zc index %#x flags %#x buf_index %d",
 			le.Uint32(reg[24:]), le.Uint64(reg[16:]), le.Uint16(reg[72:]), le.Uint32(reg[28:]), le.Uint16(reg[40:]))
 	}
-	if steps := d.srv.SetupLog(); len(steps) != 3 || !errors.Is(steps[2].Err, unix.EOPNOTSUPP) || steps[2].Entry != 0 {
+	if steps := d.t.SetupLog(); len(steps) != 3 || !errors.Is(steps[2].Err, unix.EOPNOTSUPP) || steps[2].Entry != 0 {
 		t.Errorf("setup log %v", steps)
 	}
 }
 
 func TestDriverProbeAndDo(t *testing.T) {
-	d := hostDriver(t, Config{})
+	d := hostDriver(t, 8)
 	if err := d.BufferTable(4); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +130,7 @@ func TestDriverProbeAndDo(t *testing.T) {
 	if _, err := d.ProbeSlot(1, true, 512); !errors.Is(err, unix.EFAULT) {
 		t.Fatalf("probe of a user buffer at address 0: %v, want EFAULT", err)
 	}
-	err = d.Do(func(rt *RingThread) error {
+	err = d.Do(func(rt *Thread) error {
 		sqe, err := rt.SQE()
 		if err != nil {
 			return err
@@ -150,7 +146,7 @@ func TestDriverProbeAndDo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = d.Do(func(rt *RingThread) error {
+	err = d.Do(func(rt *Thread) error {
 		sqe, err := rt.SQE()
 		if err != nil {
 			return err
@@ -176,9 +172,9 @@ func TestDriverProbeAndDo(t *testing.T) {
 }
 
 func TestDriverClosed(t *testing.T) {
-	d := hostDriver(t, Config{})
+	d := hostDriver(t, 8)
 	d.shutdown(true)
-	if err := d.AddQueue(0, 0); !errors.Is(err, ErrRingClosed) {
+	if err := d.AddQueue(0, 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 }
@@ -187,10 +183,10 @@ func TestDriverClosed(t *testing.T) {
 // caller's, and each wakes the loop from its io_uring_enter wait (the
 // executor's Wake; an idle ring has nothing else to end the wait).
 func TestDriverRunsOnOneThread(t *testing.T) {
-	d := hostDriver(t, Config{QueueDepth: 1})
+	d := hostDriver(t, 1)
 	var tids [3]int
 	for i := range tids {
-		if err := d.Do(func(*RingThread) error { tids[i] = unix.Gettid(); return nil }); err != nil {
+		if err := d.Do(func(*Thread) error { tids[i] = unix.Gettid(); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package zcserver
+package linux73ring
 
 import (
 	"sync"
@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultEntLogSize is the number of EntRecords kept when
-// Config.EntLogSize is 0.
+// zcserver.Config.EntLogSize is 0.
 const DefaultEntLogSize = 4096
 
 // EntRecord is what the kernel wrote into one ring entry's header for one

@@ -1,15 +1,16 @@
-package zcserver
+package linux73ring
 
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi"
 	"github.com/zcsuite/zcsuite/zcserver/fuseabi/linux73"
+	"github.com/zcsuite/zcsuite/zcserver/fuseconn"
+	"github.com/zcsuite/zcsuite/zcserver/knobs"
 	"github.com/zcsuite/zcsuite/zcserver/protocol"
 	"github.com/zcsuite/zcsuite/zcserver/uring"
 )
@@ -28,7 +29,7 @@ const (
 	// EntryBusy: the server is handling the request (dispatch, data
 	// movement).
 	EntryBusy
-	// EntryHeld: a FaultKnobs.Hold rule keeps the request.
+	// EntryHeld: a knobs.Faults.Hold rule keeps the request.
 	EntryHeld
 	// EntryEnded: the kernel ended the entry's command (an error CQE:
 	// a refused REGISTER, teardown, ring exit).
@@ -55,7 +56,7 @@ func (s EntryState) String() string {
 // (its own buffer or its queue's pool) and, on a zero-copy queue, a slot of
 // the ring's buffer table. Its exported fields are what REGISTER sent.
 type Entry struct {
-	d     *RingDriver
+	d     *Driver
 	index int
 
 	Qid          uint16
@@ -116,7 +117,7 @@ func teardownErrno(err error) bool {
 	return errors.Is(err, unix.ENOTCONN) || errors.Is(err, unix.ECANCELED) || errors.Is(err, unix.ECONNABORTED)
 }
 
-func (d *RingDriver) onEntryCQE(e *Entry, c uring.CQE) {
+func (d *Driver) onEntryCQE(e *Entry, c uring.CQE) {
 	if err := c.Err(); err != nil {
 		if e.answering {
 			e.answerErr = err
@@ -126,11 +127,11 @@ func (d *RingDriver) onEntryCQE(e *Entry, c uring.CQE) {
 		e.end(err)
 		switch {
 		case teardownErrno(err):
-			d.srv.ring.entriesEnded.Add(1)
+			d.t.counters.entriesEnded.Add(1)
 		case e.served:
-			d.srv.ring.commandErrors.Add(1)
-			d.q.replyErrors.Add(1)
-			d.srv.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: e.cur.in.Opcode, Unique: e.cur.in.Unique, Queue: int(e.Qid),
+			d.t.counters.commandErrors.Add(1)
+			d.q.ReplyErrors.Add(1)
+			d.t.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Opcode: e.cur.in.Opcode, Unique: e.cur.in.Unique, Queue: int(e.Qid),
 				Err: fmt.Errorf("entry %d command: %w", e.index, err)})
 		}
 		return
@@ -146,16 +147,16 @@ func (d *RingDriver) onEntryCQE(e *Entry, c uring.CQE) {
 
 // onDelivery records a request the kernel just delivered to e and hands it
 // to the serving path or to Await.
-func (d *RingDriver) onDelivery(e *Entry) {
-	s := d.srv
+func (d *Driver) onDelivery(e *Entry) {
+	s := d.t
 	e.setState(EntryDelivered)
 	ent := e.hdr.Ent
 	in, _ := fuseabi.Load[fuseabi.InHeader](e.hdr.InHeaderBytes())
 	zc := ent.Flags&linux73.FUSE_URING_ENT_ZERO_COPY != 0
-	d.q.requests.Add(1)
+	d.q.Requests.Add(1)
 	if zc {
-		d.q.zeroCopy.Add(1)
-		s.ring.zeroCopyRequest(in.Opcode)
+		d.q.ZeroCopy.Add(1)
+		s.counters.zeroCopyRequest(in.Opcode)
 	}
 	seq := s.entLog.add(EntRecord{
 		Qid: int(e.Qid), Entry: e.index,
@@ -176,14 +177,14 @@ func (d *RingDriver) onDelivery(e *Entry) {
 	select {
 	case d.deliveries <- dl:
 	default:
-		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: in.Opcode, Unique: in.Unique, Queue: int(e.Qid),
+		s.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Opcode: in.Opcode, Unique: in.Unique, Queue: int(e.Qid),
 			Err: errors.New("delivery queue of an unserved ring is full; request left unanswered")})
 	}
 }
 
 // entryBuf returns the payload buffer of e's current request: its own
 // buffer, or its pool buffer at the delivered offset.
-func (d *RingDriver) entryBuf(e *Entry) ([]byte, error) {
+func (d *Driver) entryBuf(e *Entry) ([]byte, error) {
 	if e.payload != nil {
 		return e.payload, nil
 	}
@@ -199,23 +200,22 @@ func (d *RingDriver) entryBuf(e *Entry) ([]byte, error) {
 }
 
 // handle serves e's delivered request, unless a hold rule keeps it.
-func (d *RingDriver) handle(e *Entry) {
-	s := d.srv
-	if s.holdMatch(e.cur.in.Opcode) {
+func (d *Driver) handle(e *Entry) {
+	s := d.t
+	if s.knobs.Hold(e.cur.in.Opcode) {
 		e.setState(EntryHeld)
-		hr := &HeldRequest{
-			Transport: TransportRing, Queue: int(e.Qid), Entry: e.index,
+		hr := &knobs.HeldRequest{
+			Transport: fuseconn.TransportRing, Queue: int(e.Qid), Entry: e.index,
 			Slot: e.ZeroCopySlot, ZeroCopy: e.cur.zc,
 			Opcode: e.cur.in.Opcode, Unique: e.cur.in.Unique, NodeID: e.cur.in.NodeID, Ent: e.cur.ent,
 		}
-		hr.release = func() {
+		s.knobs.Announce(hr, func() {
 			d.post(func() {
 				if e.State() == EntryHeld {
 					d.process(e)
 				}
 			})
-		}
-		s.announceHeld(hr)
+		})
 		return
 	}
 	d.process(e)
@@ -223,16 +223,16 @@ func (d *RingDriver) handle(e *Entry) {
 
 // process dispatches e's request and either commits the reply or starts
 // the zero-copy data movement.
-func (d *RingDriver) process(e *Entry) {
-	s := d.srv
+func (d *Driver) process(e *Entry) {
+	s := d.t
 	e.setState(EntryBusy)
 	fail := func(err error) {
-		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: e.cur.in.Opcode, Unique: e.cur.in.Unique, Queue: int(e.Qid), Err: err})
+		s.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Opcode: e.cur.in.Opcode, Unique: e.cur.in.Unique, Queue: int(e.Qid), Err: err})
 		d.commit(e, protocol.Reply{Unique: e.cur.in.Unique, Opcode: e.cur.in.Opcode, Status: protocol.EIO})
 	}
 	op := e.cur.in.Opcode
-	if raw, ok := s.cfg.Faults.ReplyError[op]; ok {
-		d.commit(e, protocol.Reply{Unique: e.cur.in.Unique, Opcode: op, Status: protocol.Status(-raw)})
+	if rep, ok := s.knobs.ReplyError(e.cur.in.Unique, op); ok {
+		d.commit(e, rep)
 		return
 	}
 	buf, err := d.entryBuf(e)
@@ -285,54 +285,52 @@ func (d *RingDriver) process(e *Entry) {
 	}
 	sqe.UserData = udData | uint64(e.index)
 	e.cur.rep, e.cur.out = rep, out
-	s.ring.dataOps.Add(1)
+	s.counters.dataOps.Add(1)
 }
 
 // onDataCQE finishes a zero-copy data movement and commits.
-func (d *RingDriver) onDataCQE(e *Entry, c uring.CQE) {
+func (d *Driver) onDataCQE(e *Entry, c uring.CQE) {
 	n, err := int(c.Res), c.Err()
 	if err != nil {
 		n = 0
-		d.srv.ring.dataOpErrors.Add(1)
+		d.t.counters.dataOpErrors.Add(1)
 	}
-	d.commit(e, d.srv.h.Finish(e.cur.rep, n, err, true, e.cur.out))
+	d.commit(e, d.t.h.Finish(e.cur.rep, n, err, true, e.cur.out))
 	e.cur.rep, e.cur.out = protocol.Reply{}, nil
 }
 
 // commit writes fin into e's header and queues COMMIT_AND_FETCH (and, with
 // ProbeSlotAfterCommit, the slot probe right behind it; both go to the
 // kernel in the loop's next io_uring_enter).
-func (d *RingDriver) commit(e *Entry, fin protocol.Reply) {
-	s := d.srv
-	k := &s.cfg.Faults
+func (d *Driver) commit(e *Entry, fin protocol.Reply) {
+	s := d.t
 	if fin.NoReply {
-		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: fin.Opcode, Unique: fin.Unique, Queue: int(e.Qid),
+		s.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Opcode: fin.Opcode, Unique: fin.Unique, Queue: int(e.Qid),
 			Err: errors.New("a no-reply opcode arrived on a ring entry")})
 		fin = protocol.Reply{Unique: fin.Unique, Opcode: fin.Opcode, Status: protocol.EIO}
 	}
 	fin.PutOutHeader(e.hdr.OutHeaderBytes())
-	psz := int64(fin.N) + int64(k.ReplyPayloadSzDelta[fin.Opcode])
-	psz = max(psz, 0)
-	e.hdr.Ent.PayloadSz = uint32(psz)
-	probe := k.ProbeSlotAfterCommit && e.cur.zc
+	psz := s.knobs.PayloadSz(fin.Opcode, fin.N)
+	e.hdr.Ent.PayloadSz = psz
+	probe := s.knobs.ProbeAfterCommit(e.cur.zc)
 	need := uint32(1)
 	if probe {
 		need = 2
 	}
 	if d.ring.SQSpace() < need {
 		if _, err := d.ring.Submit(); err != nil {
-			s.h.Fault(Fault{Kind: protocol.FaultTransport, Queue: int(e.Qid), Err: err})
+			s.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Queue: int(e.Qid), Err: err})
 		}
 	}
 	if _, err := d.prepCmd(linux73.CommitCommand(e.Qid, e.cur.ent.CommitID, e.Fixed, e.BufIndex), udEntry|uint64(e.index)); err != nil {
 		e.end(err)
-		s.h.Fault(Fault{Kind: protocol.FaultTransport, Opcode: fin.Opcode, Unique: fin.Unique, Queue: int(e.Qid), Err: fmt.Errorf("commit: %w", err)})
+		s.h.Fault(protocol.Fault{Kind: protocol.FaultTransport, Opcode: fin.Opcode, Unique: fin.Unique, Queue: int(e.Qid), Err: fmt.Errorf("commit: %w", err)})
 		return
 	}
 	e.setState(EntryWaiting)
-	s.entLog.committed(e.cur.seq, fin.Status.Wire(), uint32(psz))
-	d.q.replies.Add(1)
-	s.ring.commits.Add(1)
+	s.entLog.committed(e.cur.seq, fin.Status.Wire(), psz)
+	d.q.Replies.Add(1)
+	s.counters.commits.Add(1)
 	if !probe {
 		return
 	}
@@ -356,13 +354,13 @@ func (d *RingDriver) commit(e *Entry, fin protocol.Reply) {
 	e.probeOp, e.probeUnique = fin.Opcode, fin.Unique
 }
 
-func (d *RingDriver) onProbeCQE(e *Entry, c uring.CQE) {
-	s := d.srv
-	s.ring.slotProbes.Add(1)
+func (d *Driver) onProbeCQE(e *Entry, c uring.CQE) {
+	s := d.t
+	s.counters.slotProbes.Add(1)
 	if c.Res == -int32(unix.EFAULT) {
-		s.ring.slotProbesEFAULT.Add(1)
+		s.counters.slotProbesEFAULT.Add(1)
 	} else {
-		s.ring.slotProbesOther.Add(1)
+		s.counters.slotProbesOther.Add(1)
 	}
 	p := SlotProbe{Qid: int(e.Qid), Entry: e.index, Slot: e.ZeroCopySlot, Opcode: e.probeOp, Unique: e.probeUnique, Res: c.Res}
 	select {
@@ -388,25 +386,3 @@ func (p SlotProbe) Err() error {
 	}
 	return unix.Errno(-p.Res)
 }
-
-// HeldRequest is a request kept by a FaultKnobs.Hold rule. The kernel
-// still waits for its reply; on a ring its entry stays in userspace, and
-// a zero-copied request keeps its pages registered in Slot.
-type HeldRequest struct {
-	Transport string // TransportRing or TransportDevFuse
-	Queue     int    // ring qid, or /dev/fuse reader index
-	Entry     int    // entry index on its ring; -1 on /dev/fuse
-	Slot      uint16 // the entry's zero-copy slot (ring, zero-copy queues)
-	ZeroCopy  bool   // delivered with FUSE_URING_ENT_ZERO_COPY
-	Opcode    fuseabi.Opcode
-	Unique    uint64
-	NodeID    uint64
-	Ent       linux73.EntInOut // as delivered (ring only)
-
-	release func()
-	once    sync.Once
-}
-
-// Release lets the server answer the request as usual. It is idempotent
-// and does not wait for the answer.
-func (h *HeldRequest) Release() { h.once.Do(h.release) }
