@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -355,10 +354,7 @@ func prepareReportDir(dir string) error {
 type runState struct {
 	c   *Config
 	res *Result
-	// snap is the saved VM state of this run's kernel and image (nil when
-	// snapshots are off).
-	snap *snapshotStore
-	mu   sync.Mutex // Facts.Phases and the output, written by concurrent VMs
+	mu  sync.Mutex // Facts.Phases and the output, written by concurrent VMs
 	// reported is set once finish has tried to write the reports.
 	reported bool
 	// catalog lists every spec of the guest binary, for the repro
@@ -370,8 +366,6 @@ type runState struct {
 	// the cause (fail-fast); stopOnce lets only the first cause in.
 	stopVMs  context.CancelCauseFunc
 	stopOnce sync.Once
-	// find is the splat finder for this run's kernel (splatFinder).
-	find verdict.SplatFinder
 }
 
 // DestructiveTimeout bounds a destructive spec's VM: such a spec runs for
@@ -395,40 +389,88 @@ func (r *runState) addPhase(p report.Phase) {
 	r.res.Facts.Phases = append(r.res.Facts.Phases, p)
 }
 
+// run is the pipeline, one step after the other: the kernel, its config,
+// the initramfs, the accelerator, the kernel's known issues, which specs
+// run in which VMs, the VMs, and the verdict with its reports.
 func (r *runState) run(ctx context.Context) error {
-	c := r.c
-	// 1. The kernel.
-	t0 := time.Now()
-	k, err := resolveKernel(ctx, c, r.logf)
+	vms := &vmRunner{run: r}
+	var err error
+	if vms.kernel, err = r.fetchKernel(ctx); err != nil {
+		return err
+	}
+	if err = r.checkConfig(vms.kernel); err != nil {
+		return err
+	}
+	vms.find = r.splatFinder(vms.kernel)
+	if vms.image, err = r.buildImage(ctx); err != nil {
+		return err
+	}
+	vms.accel = r.accelerator(ctx, vms.kernel, vms.image)
+	if vms.known, err = r.knownIssues(vms.kernel); err != nil {
+		return err
+	}
+	timings := loadTimings(r.c.CacheDir, vms.accel, r.logf)
+	sp, err := planSpecs(ctx, r.c, vms.image.GuestTest, vms.image.ServerTest, timings, &r.res.Facts)
 	if err != nil {
 		return err
+	}
+	r.res.Facts.ParallelVMs = sp.plan.lanes
+	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(sp.main)+len(sp.destructive), len(sp.plan.shards)+len(sp.plan.destructive), sp.plan.lanes, len(sp.destructive))
+	if vms.snap, err = r.snapshotStore(vms, sp.plan); err != nil {
+		return err
+	}
+	complete, err := r.runVMs(ctx, vms, sp)
+	if err != nil {
+		return err
+	}
+	if complete {
+		timings.update(r.res.Runs)
+		timings.save(r.c.CacheDir, vms.accel)
+	}
+	return r.finish(ctx)
+}
+
+// fetchKernel resolves the kernel argument to a kernel (fetching or
+// building it).
+func (r *runState) fetchKernel(ctx context.Context) (*kernel.Kernel, error) {
+	t0 := time.Now()
+	k, err := resolveKernel(ctx, r.c, r.logf)
+	if err != nil {
+		return nil, err
 	}
 	r.res.Kernel = k
 	r.res.Facts.Kernel = k
 	r.phase("kernel", t0, k.Source)
 	r.logf("kernel %s: %s %s sha256 %s", k.Spec, firstNonEmpty(k.Package, k.Image), k.Version, k.SHA256[:16])
+	return k, nil
+}
 
-	// 2. Its config.
-	if c.CheckConfig != nil {
-		t0 = time.Now()
-		hash, err := c.CheckConfig(k)
-		if err != nil {
-			return fmt.Errorf("%w: %s", ErrUntestable, oneLine(err.Error()))
-		}
-		r.res.Facts.ConfigHash = hash
-		r.phase("config", t0, k.ConfigSource)
+// checkConfig checks k's config (when the run has a check): a kernel
+// that lacks what the specs need is untestable.
+func (r *runState) checkConfig(k *kernel.Kernel) error {
+	if r.c.CheckConfig == nil {
+		return nil
 	}
-	r.find = r.splatFinder(k)
+	t0 := time.Now()
+	hash, err := r.c.CheckConfig(k)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrUntestable, oneLine(err.Error()))
+	}
+	r.res.Facts.ConfigHash = hash
+	r.phase("config", t0, k.ConfigSource)
+	return nil
+}
 
-	// 3. The initramfs.
-	t0 = time.Now()
-	imgOpts := []vmimage.Option{vmimage.WithCacheDir(filepath.Join(c.CacheDir, "image")), vmimage.WithLogf(r.logf)}
-	if c.Bench {
+// buildImage builds the initramfs (or takes it from the cache).
+func (r *runState) buildImage(ctx context.Context) (*vmimage.Image, error) {
+	t0 := time.Now()
+	imgOpts := []vmimage.Option{vmimage.WithCacheDir(filepath.Join(r.c.CacheDir, "image")), vmimage.WithLogf(r.logf)}
+	if r.c.Bench {
 		imgOpts = append(imgOpts, vmimage.WithHostTools(FioPath))
 	}
 	img, err := vmimage.Build(ctx, imgOpts...)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUntestable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
 	}
 	r.res.Facts.Initramfs = img.Hash
 	note := "built"
@@ -436,84 +478,80 @@ func (r *runState) run(ctx context.Context) error {
 		note = "cached"
 	}
 	r.phase("initramfs", t0, fmt.Sprintf("%s, %.1f MiB, compile %.2fs, pack %.2fs", note, float64(img.Size)/(1<<20), img.CompileTime.Seconds(), img.PackTime.Seconds()))
+	return img, nil
+}
 
-	// 4. The accelerator.
-	t0 = time.Now()
+// accelerator chooses the accelerator and says why.
+func (r *runState) accelerator(ctx context.Context, k *kernel.Kernel, img *vmimage.Image) string {
+	t0 := time.Now()
 	accel, why := r.chooseAccel(ctx, k, img)
 	r.res.Facts.Accel, r.res.Facts.AccelNote = accel, why
 	r.phase("accel", t0, why)
 	r.logf("accelerator %s (%s)", accel, why)
+	return accel
+}
 
-	var known []verdict.Expectation
-	if c.Known != nil {
-		if known, err = c.Known(k); err != nil {
-			return fmt.Errorf("%w: %v", ErrUsage, err)
-		}
+// knownIssues are k's known issues; a list that cannot be read is a
+// usage error.
+func (r *runState) knownIssues(k *kernel.Kernel) ([]verdict.Expectation, error) {
+	if r.c.Known == nil {
+		return nil, nil
 	}
-
-	// 5. Which specs run, and in which VMs.
-	timings := loadTimings(c.CacheDir, accel, r.logf)
-	sp, err := planSpecs(ctx, c, img.GuestTest, img.ServerTest, timings, &r.res.Facts)
+	known, err := r.c.Known(k)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	plan, specLabels, dLabels := sp.plan, sp.labels, sp.dLabels
-	mainSpecs, destructive := sp.main, sp.destructive
-	r.res.Facts.ParallelVMs = plan.lanes
-	r.logf("%d specs in %d VMs, %d at a time (%d destructive, each in its own VM)", len(mainSpecs)+len(destructive), len(plan.shards)+len(plan.destructive), plan.lanes, len(destructive))
+	return known, nil
+}
 
-	// 6. The VMs, lane by lane, the lanes concurrently.
-	// A kernel built from a tree changes with every commit: its state is
-	// worth saving only for the VMs of this run that start after the
-	// first ones.
-	if c.Snapshots && (k.Source != "tree" || len(plan.shards)+len(plan.destructive) > plan.lanes) {
-		qv, err := qemu.Version()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUntestable, err)
-		}
-		machine, err := qemu.MachineArgs(r.machineOpts(k, img, accel)...)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUntestable, err)
-		}
-		r.snap = newSnapshotStore(c.CacheDir, r.logf, qv, "kernel "+k.SHA256, "initramfs "+img.Hash, "machine "+strings.Join(machine, " "))
+// snapshotStore is where the run's VMs save and resume their booted
+// state; nil when snapshots are off or not worth it: a kernel built from a
+// tree changes with every commit, so its state is worth saving only for
+// the VMs of this run that start after the first ones.
+func (r *runState) snapshotStore(vms *vmRunner, plan vmPlan) (*snapshotStore, error) {
+	if !r.c.Snapshots || (vms.kernel.Source == "tree" && len(plan.shards)+len(plan.destructive) <= plan.lanes) {
+		return nil, nil
 	}
-	// The VMs run under their own context: -fail-fast cancels it, with
-	// the bad outcome as its cause, and a signal cancels ctx and so it.
-	parent := ctx
-	ctx, r.stopVMs = context.WithCancelCause(parent)
+	qv, err := qemu.Version()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	machine, err := qemu.MachineArgs(machineOpts(r.c, vms.kernel, vms.image, vms.accel)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	return newSnapshotStore(r.c.CacheDir, r.logf, qv, "kernel "+vms.kernel.SHA256, "initramfs "+vms.image.Hash, "machine "+strings.Join(machine, " ")), nil
+}
+
+// runVMs runs the plan's VMs, lane by lane, the lanes concurrently, and
+// keeps their runs in the result. The VMs run under their own context:
+// -fail-fast cancels it, with the bad outcome as its cause, and a signal
+// cancels ctx and so it. complete is true when no VM was stopped and every
+// VM's guest could start: then their spec timings are worth keeping.
+func (r *runState) runVMs(ctx context.Context, vms *vmRunner, sp *specPlan) (complete bool, err error) {
+	ctx, r.stopVMs = context.WithCancelCause(ctx)
 	defer r.stopVMs(nil)
+	vms.deadline = time.Now().Add(r.c.Timeout)
 	l := &lanes{
-		plan: plan, timeout: c.Timeout,
-		// The run's deadline: every VM gets what is left of it.
-		deadline: time.Now().Add(c.Timeout),
-		planned:  func(j vmJob) []verdict.Planned { return j.planned(specLabels) },
+		plan: sp.plan, timeout: r.c.Timeout, deadline: vms.deadline,
+		planned: func(j vmJob) []verdict.Planned { return j.planned(sp.labels) },
 		gateSkip: func(j vmJob, done map[int]report.VMRun) (*report.VMRun, bool) {
-			return abiGateSkip(j, dLabels[j.spec], done)
+			return abiGateSkip(j, sp.dLabels[j.spec], done)
 		},
-		logf: r.logf,
+		boot: vms.boot,
 		ended: func(j vmJob, vr *report.VMRun) {
 			r.sayEnd(j, vr)
 			r.failFastRun(j.name, vr.Verdict)
 		},
-	}
-	l.boot = func(ctx context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
-		return r.boot(ctx, j, machine{kernel: k, image: img, accel: accel, known: known}, planned, l.deadline)
+		logf: r.logf,
 	}
 	done := l.run(ctx)
 	r.res.Runs = done.runs
 	if done.err != nil {
-		return done.err
+		return false, done.err
 	}
-	if done.noGuest == "" && ctx.Err() == nil {
-		timings.update(r.res.Runs)
-		timings.save(c.CacheDir, accel)
-	}
-	return r.finish(parent)
+	return done.noGuest == "" && ctx.Err() == nil, nil
 }
-
-// minVMTime is the least time left of the run's deadline worth starting a
-// VM for: less than that and its specs are reported NOT-RUN instead.
-const minVMTime = 5 * time.Second
 
 // planned lists the specs the VM is to run, with their labels.
 func (j vmJob) planned(labelsOf func(string) []string) []verdict.Planned {
@@ -674,234 +712,6 @@ func andFilter(a, b string) string {
 // no_timer_check skips the IO-APIC timer test, which an emulated timer on
 // a busy host can fail ("IO-APIC + timer doesn't work!").
 var KernelCmdline = []string{"console=ttyS0", "panic=-1", "fuse.enable_uring=1", "printk.devkmsg=on", "random.trust_cpu=on", "no_timer_check", "quiet"}
-
-// machine is what every VM of a run shares: the kernel, the initramfs,
-// the accelerator and the kernel's known issues (the saved VM state is
-// the run's snapshotStore).
-type machine struct {
-	kernel *kernel.Kernel
-	image  *vmimage.Image
-	accel  string
-	known  []verdict.Expectation
-}
-
-// boot runs one VM; a VM that dies before its guest says hello is booted
-// once more (the first failure is kept in the report), because under TCG
-// a busy host can crash an early boot by itself. A VM that fails to resume
-// from the saved state drops that state and boots.
-func (r *runState) boot(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
-	name := j.name
-	vr, err := r.bootOnce(ctx, j, m, planned, deadline)
-	if err != nil || vr.Verdict.GuestStarted || ctx.Err() != nil || time.Until(deadline) < minVMTime {
-		return vr, err
-	}
-	first := vr.Verdict.Reason
-	if vr.Restored != "" && r.snap != nil {
-		if r.snap.drop(name) {
-			r.logf("VM %q did not start from the saved VM state (%s); dropped it, booting", name, first)
-		} else {
-			r.logf("VM %q did not start from the saved VM state (%s); it was dropped already, booting", name, first)
-		}
-	} else {
-		r.logf("VM %q died before the guest started (%s); booting it once more", name, first)
-	}
-	vr, err = r.bootOnce(ctx, j, m, planned, deadline)
-	if vr != nil {
-		vr.BootRetries = append(vr.BootRetries, first)
-	}
-	return vr, err
-}
-
-// traceEvents ($ZCSUITE_TRACE=1) logs every guest event but kernel log
-// lines with its time since the VM's QEMU started: where a VM's seconds go.
-var traceEvents = os.Getenv("ZCSUITE_TRACE") == "1"
-
-// machineOpts is the VM every run of k boots.
-func (r *runState) machineOpts(k *kernel.Kernel, img *vmimage.Image, accel string) []qemu.Option {
-	return []qemu.Option{
-		qemu.WithKernel(k.Image), qemu.WithInitramfs(img.Path), qemu.WithAccel(accel),
-		qemu.WithSMP(r.c.SMP), qemu.WithMemory(r.c.MemoryMB),
-		qemu.WithAppend(r.cmdline()...),
-	}
-}
-
-// cmdline is the guest's whole command line: the same for every VM of a
-// kernel, so that one saved state serves them all (each VM's own config
-// goes over the event port).
-func (r *runState) cmdline() []string {
-	word, _ := vmevent.GuestConfig{Mode: vmevent.ModePort, Binary: vmimage.GuestTest}.Cmdline()
-	return append(append([]string(nil), KernelCmdline...), word)
-}
-
-// vmLimits returns a VM's share of the run (its own bound, within what is
-// left of the run's deadline), counted from the guest taking its config,
-// and how long it may live from QEMU's start: the share and as much again
-// for the boot, within what is left.
-func vmLimits(own, left time.Duration) (share, life time.Duration) {
-	share = min(own, left)
-	return share, min(2*share, left)
-}
-
-func (r *runState) bootOnce(ctx context.Context, j vmJob, m machine, planned []verdict.Planned, deadline time.Time) (*report.VMRun, error) {
-	c := r.c
-	k, img, accel, known := m.kernel, m.image, m.accel, m.known
-	name := j.name
-	// The VM's share of the run's deadline: the guest's timer stops the
-	// suite then (with a task dump), the host kills QEMU 10 s later. The
-	// share counts from the moment the guest takes its config, so that a
-	// slow boot does not eat it (a fresh boot on a host loaded tenfold
-	// took 90 s of a destructive VM's 2 minutes, and its spec never ran):
-	// the boot may use up to one share more, never past the run's deadline.
-	timeout, limit := vmLimits(j.timeout, time.Until(deadline).Truncate(time.Second))
-	args := append(append([]string(nil), j.args...), "--zcsuite.expect-release="+k.Release(), "--zcsuite.kernel="+k.Spec, abiArg(c))
-	if c.FailSpec != "" {
-		args = append(args, "--"+vmevent.FailSpecFlag+"="+c.FailSpec)
-	}
-	gc := vmevent.GuestConfig{Mode: vmevent.ModeSuite, Binary: vmimage.GuestTest, Args: args, TimeoutSec: int(timeout / time.Second), HungTaskSec: 20, GoTests: j.goTests, Coverage: c.Coverage}
-	start := time.Now()
-	col := newCollector(name, start)
-	col.find, col.known, col.logf, col.verbose, col.trace = r.find, known, r.logf, c.Verbose, traceEvents
-	col.onBad = func(s verdict.Spec) { r.failFast(name, s) }
-	// A VM whose spec declared a wedge, once the wedge shows, has
-	// nothing more to say: it is stopped then, not at its deadline.
-	vmCtx, stopVM := context.WithCancelCause(ctx)
-	defer stopVM(nil)
-	var wedged atomic.Value
-	col.onWedge = func(why string) {
-		wedged.Store(why)
-		stopVM(errWedged)
-	}
-	col.onTimeout = func(spec string) { r.stuckRing(name, spec) }
-	opts := append(r.machineOpts(k, img, accel),
-		qemu.WithTimeout(limit+10*time.Second),
-		qemu.WithEvents(col.Event), qemu.WithConsoleLine(col.Console))
-	var restored *snapshotMeta
-	if r.snap != nil {
-		if m, state, ok := r.snap.load(name); ok {
-			restored = m
-			defer state.Close()
-			opts = append(opts, qemu.WithIncoming(state))
-		} else {
-			opts = append(opts, qemu.WithQMP())
-		}
-	}
-	how := "booting"
-	if restored != nil {
-		how = "resuming from the saved VM state"
-	}
-	r.logf("%s VM %q (%s, %d vCPUs)", how, name, accel, c.SMP)
-	vm, err := qemu.Start(vmCtx, opts...)
-	if err != nil && ctx.Err() != nil {
-		return &report.VMRun{Name: name, Verdict: verdict.NotStarted(planned, interruption(ctx)+" while VM "+name+" started")}, nil
-	}
-	if err != nil && restored != nil {
-		// The state did not load (a QEMU upgrade the key missed, a
-		// truncated file): the retry in boot boots afresh.
-		v := &verdict.Run{Outcome: verdict.Untested, Reason: "resuming the saved VM state failed: " + oneLine(err.Error())}
-		return &report.VMRun{Name: name, Verdict: v, Restored: r.snap.key}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
-	}
-	var bootPhase report.Phase
-	sendConfig := func() {
-		gc.HostUnixNano = time.Now().UnixNano()
-		// The guest's timer gets the VM's share from now, or what is left
-		// before the host kills QEMU if that is less, so that it fires
-		// (and dumps the tasks) first.
-		gc.TimeoutSec = max(1, int(min(timeout, time.Until(start.Add(limit))).Seconds()))
-		line, err := gc.Line()
-		if err == nil {
-			err = vm.Send(line)
-		}
-		if err != nil && vmCtx.Err() == nil {
-			r.logf("VM %q: %v", name, err)
-		}
-	}
-	if restored != nil {
-		bootPhase = report.Phase{Name: "resume:" + name, Duration: time.Since(start),
-			Note: fmt.Sprintf("QEMU start to a running guest from the saved state %s (%.0f MiB; its boot took %.2fs)", r.snap.key, float64(restored.Size)/(1<<20), restored.Boot.Seconds())}
-		sendConfig()
-	} else {
-		select {
-		case <-col.Ready():
-			bootPhase = report.Phase{Name: "boot:" + name, Duration: time.Since(start), Note: "QEMU start to the guest init waiting for its config"}
-			if r.snap != nil && r.snap.claim() {
-				col.mu.Lock()
-				con := append([]string(nil), col.console...)
-				col.mu.Unlock()
-				m, err := r.snap.save(ctx, vm, bootPhase.Duration, con)
-				switch {
-				case err != nil && vmCtx.Err() != nil:
-					// The VM was stopped meanwhile: nothing to say.
-				case err != nil:
-					r.logf("VM %q: saving the VM state failed, later VMs boot: %v", name, err)
-				default:
-					r.addPhase(report.Phase{Name: "save:" + name, Duration: m.Save, Note: fmt.Sprintf("VM state %s, %.0f MiB", m.Key, float64(m.Size)/(1<<20))})
-				}
-			}
-			sendConfig()
-		case <-vm.Exited():
-		}
-	}
-	res := vm.Wait()
-	stopped := time.Now()
-	col.mu.Lock()
-	hello, exited, firstSpec, lastSpec, guestUptime := col.hello, col.exited, col.firstSpec, col.lastSpec, col.guestUptime
-	ginkgo, kmsg, coverage := col.ginkgo, col.kmsg, col.coverage
-	col.mu.Unlock()
-	r.saveCoverage(name, coverage)
-	if bootPhase.Name != "" {
-		r.addPhase(bootPhase)
-		if strings.HasPrefix(bootPhase.Name, "boot:") && guestUptime > 0 && guestUptime < bootPhase.Duration {
-			r.addPhase(report.Phase{Name: "qemu-start:" + name, Duration: bootPhase.Duration - guestUptime, Note: "QEMU start, firmware and kernel load (boot: minus the kernel's uptime at Ready)"})
-			r.addPhase(report.Phase{Name: "kernel-boot:" + name, Duration: guestUptime, Note: "kernel start to the guest init waiting for its config (the guest's CLOCK_BOOTTIME)"})
-		}
-		if !hello.IsZero() && !exited.IsZero() {
-			r.addPhase(report.Phase{Name: "suite:" + name, Duration: exited.Sub(hello), Note: "hello to the guest suite's exit"})
-			if !firstSpec.IsZero() && !lastSpec.IsZero() {
-				r.addPhase(report.Phase{Name: "specs:" + name, Duration: lastSpec.Sub(firstSpec), Note: "first spec start to last spec end (the rest of suite: is the guest binary's start and exit)"})
-			}
-			r.addPhase(report.Phase{Name: "shutdown:" + name, Duration: stopped.Sub(exited), Note: "suite exit to QEMU exit (report, kernel log, power-off)"})
-		}
-	}
-	r.phase("vm:"+name, start, fmt.Sprintf("qemu exit %d, done=%v", res.ExitCode, res.SawDone))
-	end := verdict.VMEnd{SawDone: res.SawDone, GuestCode: res.GuestCode, TimedOut: res.TimedOut, QEMUExit: res.ExitCode, Deadline: timeout, Interrupted: interruption(ctx)}
-	if stoppedEarly(ctx) && !res.TimedOut {
-		// The VM ended by itself before the run stopped the others.
-		end.Interrupted = ""
-	}
-	if why, ok := wedged.Load().(string); ok && res.TimedOut && ctx.Err() == nil {
-		end.Wedged = why
-		r.logf("VM %q stopped: %s", name, why)
-	}
-	if res.EventErr != nil {
-		end.EventErr = res.EventErr.Error()
-	}
-	v := verdict.Decide(col.input(end, planned))
-	console := col.input(end, nil).Console
-	if restored != nil {
-		// The boot's console lines were printed before the save: keep
-		// them in the report, marked.
-		head := append([]string{fmt.Sprintf("==== console of the boot saved as VM state %s (%s); this VM resumed from it", restored.Key, restored.Created)}, restored.Console...)
-		console = append(append(head, "==== resumed"), console...)
-	}
-	repro, err := r.repro(ctx, img.GuestTest, opts, gc)
-	if err != nil {
-		r.logf("VM %q: no repro command: %v", name, err)
-	}
-	vr := &report.VMRun{Name: name, Repro: repro, Verdict: v, Ginkgo: ginkgo, GoTestSeconds: col.goTestSeconds(), Console: console, Kmsg: kmsg, Duration: res.Duration, Stderr: res.Stderr, End: end}
-	if restored != nil {
-		vr.Restored = restored.Key
-	}
-	if !hello.IsZero() {
-		vr.BootToHello = hello.Sub(start)
-	}
-	if res.Stderr != "" && !res.SawDone && end.Interrupted == "" {
-		r.logf("qemu said: %s", res.Stderr)
-	}
-	return vr, nil
-}
 
 // reproMaxCmdline is what x86 kernels accept on their command line, less
 // a margin.
