@@ -132,3 +132,63 @@ func TestLanesReportVMsTheDeadlineLeftNoTimeFor(t *testing.T) {
 		}
 	}
 }
+
+func TestLanesReportTheRestFeatureAbsentOnceAGuestFindsItMissing(t *testing.T) {
+	l := fakeLanes(func(_ context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		v := verdict.FeatureAbsentRun(planned, "no fuse.enable_uring")
+		v.GuestStarted = true
+		return &report.VMRun{Name: j.name, Verdict: v}, nil
+	})
+	l.plan.lanes = 1
+	l.plan.shards = l.plan.shards[:1]
+	res := l.run(context.Background())
+	if res.err != nil || res.noGuest != verdict.FeatureAbsentPrefix+"no fuse.enable_uring" {
+		t.Fatalf("err %v, noGuest %q", res.err, res.noGuest)
+	}
+	if len(res.runs) != 4 {
+		t.Fatalf("%d runs, want main-1 and 3 destructive", len(res.runs))
+	}
+	for _, r := range res.runs {
+		if v := r.Verdict; v.Outcome != verdict.Untested || v.FeatureAbsent != "no fuse.enable_uring" {
+			t.Errorf("%s: %s, absent %q; want UNTESTED for the absent feature", r.Name, v.Outcome, v.FeatureAbsent)
+		}
+	}
+}
+
+func TestLanesDecideADestructiveSpecTheABIGateSkippedWithoutBooting(t *testing.T) {
+	var mu sync.Mutex
+	booted, ended := map[string]bool{}, map[string]bool{}
+	l := fakeLanes(func(_ context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		mu.Lock()
+		booted[j.name] = true
+		mu.Unlock()
+		return passed(j, planned), nil
+	})
+	l.plan.lanes = 1 // one lane, so that main-1 and main-2 are done before any destructive VM
+	l.plan.shards = l.plan.shards[:1]
+	l.gateSkip = func(j vmJob, done map[int]report.VMRun) (*report.VMRun, bool) {
+		if j.spec != "y" || len(done) == 0 {
+			return nil, false
+		}
+		v := &verdict.Run{Outcome: verdict.Skip, GuestStarted: true, Specs: []verdict.Spec{{Name: j.spec, Outcome: verdict.Skip, Reason: "gate"}}}
+		return &report.VMRun{Name: j.name, Verdict: v}, true
+	}
+	l.ended = func(j vmJob, _ *report.VMRun) {
+		mu.Lock()
+		ended[j.name] = true
+		mu.Unlock()
+	}
+	res := l.run(context.Background())
+	var skipped string
+	for _, r := range res.runs {
+		if r.Verdict.Outcome == verdict.Skip {
+			skipped = r.Name
+		}
+	}
+	if skipped == "" || booted[skipped] || ended[skipped] || len(booted) != 3 || len(ended) != 3 {
+		t.Errorf("skipped %q; booted %v, ended %v: want the gate's VM neither booted nor ended, the 3 others both", skipped, booted, ended)
+	}
+	if c := countOutcomes(res.runs); c[verdict.Skip] != 1 || c[verdict.Pass] != 5 {
+		t.Errorf("outcomes %v, want 1 SKIP and 5 PASS", c)
+	}
+}
