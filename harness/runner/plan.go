@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
-
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/shard"
+	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
@@ -194,4 +194,16 @@ func (t specTimings) update(runs []report.VMRun) {
 func (t specTimings) save(cacheDir, accel string) {
 	b, _ := json.MarshalIndent(t, "", " ")
 	writeCacheFile(timingsPath(cacheDir, accel), b)
+}
+
+// planned lists the specs the VM is to run, with their labels.
+func (j vmJob) planned(labelsOf func(string) []string) []verdict.Planned {
+	out := make([]verdict.Planned, len(j.specs))
+	for i, s := range j.specs {
+		out[i] = verdict.Planned{Name: s, Labels: labelsOf(s)}
+	}
+	for _, s := range j.goTestSpecs {
+		out = append(out, verdict.Planned{Name: s})
+	}
+	return out
 }

@@ -156,3 +156,10 @@ func listGoTests(ctx context.Context, bin string) ([]string, error) {
 	}
 	return names, nil
 }
+
+func andFilter(a, b string) string {
+	if strings.TrimSpace(a) == "" {
+		return b
+	}
+	return "(" + a + ") && (" + b + ")"
+}
