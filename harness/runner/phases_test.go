@@ -11,20 +11,24 @@ import (
 
 // clockedCollector is a collector whose clock the test moves: each event
 // arrives at the time the test set.
-func clockedCollector(t0 time.Time) (*collector, *time.Time) {
+func clockedCollector(qemuStart time.Time) (*collector, *time.Time) {
 	c, _, _, _ := testCollector()
-	now := t0
+	now := qemuStart
 	c.now = func() time.Time { return now }
 	return c, &now
 }
 
-// feedRun sends the events of a whole guest run: Ready after 3 s of the
-// kernel's own boot, hello at +10 s, two specs from +12 s to +20 s, the
-// suite's exit at +21 s.
-func feedRun(t *testing.T, c *collector, now *time.Time, t0 time.Time) {
+// qemuStart is when the test VM's QEMU started.
+var qemuStart = time.Unix(1_800_000_000, 0)
+
+// runTimes feeds a collector the events of a whole guest run and returns
+// the times it kept: Ready after 3 s of the kernel's own boot at +8 s,
+// hello at +10 s, two specs from +12 s to +20 s, the suite's exit at +21 s.
+func runTimes(t *testing.T) vmTimes {
 	t.Helper()
+	c, now := clockedCollector(qemuStart)
 	at := func(d time.Duration, e vmevent.Event) {
-		*now = t0.Add(d)
+		*now = qemuStart.Add(d)
 		c.Event(e)
 	}
 	ready, err := json.Marshal(vmevent.ReadyFacts{UptimeNs: int64(3 * time.Second)})
@@ -44,6 +48,7 @@ func feedRun(t *testing.T, c *collector, now *time.Time, t0 time.Time) {
 		at(d, e)
 	}
 	at(21*time.Second, vmevent.Event{Type: vmevent.Exit})
+	return c.timesSoFar()
 }
 
 func phaseMap(ps []report.Phase) (map[string]time.Duration, []string) {
@@ -57,11 +62,8 @@ func phaseMap(ps []report.Phase) (map[string]time.Duration, []string) {
 }
 
 func TestVMPhasesFromABootsEvents(t *testing.T) {
-	t0 := time.Unix(1_800_000_000, 0)
-	c, now := clockedCollector(t0)
-	feedRun(t, c, now, t0)
 	up := report.Phase{Name: "boot:main-1", Duration: 8 * time.Second}
-	got, names := phaseMap(vmPhases("main-1", up, c.timesSoFar(), t0.Add(24*time.Second)))
+	got, names := phaseMap(vmPhases("main-1", up, runTimes(t), qemuStart.Add(24*time.Second)))
 	want := map[string]time.Duration{
 		"boot:main-1":        8 * time.Second,
 		"qemu-start:main-1":  5 * time.Second,
@@ -84,29 +86,25 @@ func TestVMPhasesFromABootsEvents(t *testing.T) {
 }
 
 func TestVMPhasesOfAResumedVMHaveNoBootSplit(t *testing.T) {
-	t0 := time.Unix(1_800_000_000, 0)
-	c, now := clockedCollector(t0)
-	feedRun(t, c, now, t0)
 	up := report.Phase{Name: "resume:main-2", Duration: 2 * time.Second}
-	got, names := phaseMap(vmPhases("main-2", up, c.timesSoFar(), t0.Add(22*time.Second)))
+	got, names := phaseMap(vmPhases("main-2", up, runTimes(t), qemuStart.Add(22*time.Second)))
 	if _, ok := got["qemu-start:main-2"]; ok || len(got) != 4 || got["shutdown:main-2"] != time.Second {
 		t.Errorf("phases %v: want resume, suite, specs and a 1s shutdown", names)
 	}
 }
 
 func TestVMPhasesOfAGuestThatNeverEnded(t *testing.T) {
-	t0 := time.Unix(1_800_000_000, 0)
-	c, now := clockedCollector(t0)
-	*now = t0.Add(5 * time.Second)
+	c, now := clockedCollector(qemuStart)
+	*now = qemuStart.Add(5 * time.Second)
 	c.Event(vmevent.Event{Type: vmevent.Hello})
 	c.Event(vmevent.Event{Type: vmevent.SpecStart, Seq: 1, Spec: "a"})
 	// No Ready facts, no exit: only the boot phase is known.
 	up := report.Phase{Name: "boot:d-1", Duration: 4 * time.Second}
-	if _, names := phaseMap(vmPhases("d-1", up, c.timesSoFar(), t0.Add(time.Minute))); len(names) != 1 || names[0] != "boot:d-1" {
+	if _, names := phaseMap(vmPhases("d-1", up, c.timesSoFar(), qemuStart.Add(time.Minute))); len(names) != 1 || names[0] != "boot:d-1" {
 		t.Errorf("phases %v, want only boot:d-1", names)
 	}
 	// A VM that never got to its guest has no phase beyond vm:.
-	if ps := vmPhases("d-1", report.Phase{}, c.timesSoFar(), t0.Add(time.Minute)); len(ps) != 0 {
+	if ps := vmPhases("d-1", report.Phase{}, c.timesSoFar(), qemuStart.Add(time.Minute)); len(ps) != 0 {
 		t.Errorf("phases %v for a VM that never booted, want none", ps)
 	}
 }
