@@ -17,7 +17,7 @@ import (
 func fakeLanes(boot func(ctx context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error)) *lanes {
 	est := func(string) float64 { return 2 }
 	args := func([]string, bool) []string { return nil }
-	plan := planVMs(2, []string{"a", "b", "c", "d", "e", "f"}, []string{"x", "y", "z"}, est, 0, args, func(string) []string { return nil }, time.Minute, time.Minute)
+	plan := vmPlanner{lanes: 2, est: est, mainArgs: args, destructiveArgs: func(string) []string { return nil }, mainTimeout: time.Minute, destructiveTimeout: time.Minute}.plan([]string{"a", "b", "c", "d", "e", "f"}, []string{"x", "y", "z"})
 	return &lanes{
 		plan: plan, timeout: time.Minute, deadline: time.Now().Add(time.Minute),
 		planned: func(j vmJob) []verdict.Planned { return j.planned(func(string) []string { return nil }) },

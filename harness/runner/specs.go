@@ -96,7 +96,7 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 			serverSec += timings.est(s)
 		}
 	}
-	plan := planVMs(jobs, mainSpecs, destructive, timings.est, serverSec, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	plan := vmPlanner{lanes: jobs, est: timings.est, firstExtra: serverSec, mainArgs: mainArgs, destructiveArgs: destructiveArgs, mainTimeout: c.Timeout, destructiveTimeout: dTimeout}.plan(mainSpecs, destructive)
 	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
 		for i := range js {
 			js[i].name = shardVMName(c, js[i].name)
