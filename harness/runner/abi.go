@@ -3,10 +3,14 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
-
 	"github.com/zcsuite/zcsuite/harness/report"
+	"github.com/zcsuite/zcsuite/harness/verdict"
+	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
@@ -72,4 +76,47 @@ func abiFromReport(ginkgo json.RawMessage) string {
 		}
 	}
 	return ""
+}
+
+// abiGateSkip returns a SKIP verdict for a destructive spec, without
+// booting its VM, when a finished VM of this run skipped a spec of the same
+// ABI profile label at the ABI gate (vmevent.ABIGatePrefix): the gate
+// depends only on the kernel and -abi, so the destructive spec would skip
+// the same way, and a VM costs seconds.
+func abiGateSkip(j vmJob, specLabels []string, done map[int]report.VMRun) (*report.VMRun, bool) {
+	var abi string
+	for _, l := range specLabels {
+		if l == labels.ABIKmbuf || l == labels.ABIUpstream {
+			abi = l
+		}
+	}
+	if abi == "" {
+		return nil, false
+	}
+	orders := make([]int, 0, len(done))
+	for o := range done {
+		orders = append(orders, o)
+	}
+	sort.Ints(orders)
+	for _, o := range orders {
+		run := done[o]
+		if run.Verdict == nil {
+			continue
+		}
+		for _, s := range run.Verdict.Specs {
+			if s.Outcome != verdict.Skip || !slices.Contains(s.Labels, abi) ||
+				!strings.HasPrefix(s.Message, vmevent.ABIGatePrefix) {
+				continue
+			}
+			why := s.Message + " (the ABI gate as VM " + run.Name + " met it; this destructive spec's VM was not booted)"
+			v := &verdict.Run{
+				Specs:        []verdict.Spec{{Seq: 1, Name: j.spec, Labels: specLabels, GuestState: "skipped", Message: s.Message, Outcome: verdict.Skip, Reason: why}},
+				Outcome:      verdict.Skip,
+				Reason:       "every spec was skipped",
+				GuestStarted: true,
+			}
+			return &report.VMRun{Name: j.name, Verdict: v}, true
+		}
+	}
+	return nil, false
 }

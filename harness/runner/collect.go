@@ -57,12 +57,11 @@ type collector struct {
 	ginkgo  json.RawMessage
 	// coverage is the Coverage event's data (nil until one came).
 	coverage json.RawMessage
-	hello    time.Time
-	exited   time.Time
-	// The guest suite's own span: first spec start to last spec end.
-	firstSpec, lastSpec time.Time
-	// guestUptime is the kernel's boot time to Ready.
-	guestUptime time.Duration
+	// times is when the guest reached each point of its run.
+	times vmTimes
+	// now is the clock the times are read from (time.Now; tests set
+	// their own).
+	now func() time.Time
 
 	// specs are the specs whose early verdict is still to be decided: the
 	// events of each from its start (the start event or its kmsg marker,
@@ -97,7 +96,7 @@ const wedgeWait = 5 * time.Second
 
 func newCollector(name string, start time.Time) *collector {
 	return &collector{name: name, start: start, ready: make(chan struct{}, 1), specs: map[int]*specSpan{},
-		wedgeWait: wedgeWait, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
+		wedgeWait: wedgeWait, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }, now: time.Now}
 }
 
 // Ready is signalled when the guest says it is booted and waits for its
@@ -164,7 +163,7 @@ func (c *collector) Event(e vmevent.Event) {
 	case vmevent.Ready:
 		var f vmevent.ReadyFacts
 		if json.Unmarshal(e.Data, &f) == nil {
-			c.guestUptime = time.Duration(f.UptimeNs)
+			c.times.guestUptime = time.Duration(f.UptimeNs)
 		}
 		select {
 		case c.ready <- struct{}{}:
@@ -177,20 +176,20 @@ func (c *collector) Event(e vmevent.Event) {
 		bad = c.kmsgLine(e)
 		wedge = c.wedgeShown(e)
 	case vmevent.Hello:
-		c.hello = time.Now()
+		c.times.hello = c.now()
 	case vmevent.Exit:
-		c.exited = time.Now()
+		c.times.exited = c.now()
 		if c.wedge != "" && e.Code == vmevent.GuestDeadlineCode {
 			wedge = c.markWedged("the guest suite stopped at its deadline after it")
 		}
 	case vmevent.SpecStart:
-		if c.firstSpec.IsZero() {
-			c.firstSpec = time.Now()
+		if c.times.firstSpec.IsZero() {
+			c.times.firstSpec = c.now()
 		}
 		c.wedge = ""
 		bad = c.specEvent(e)
 	case vmevent.SpecEnd:
-		c.lastSpec = time.Now()
+		c.times.lastSpec = c.now()
 		c.wedge, c.wedgeSeq = e.ExpectedWedge, e.Seq
 		c.say("  %-8s %s", strings.ToUpper(e.State), e.Spec)
 		bad = c.specEvent(e)
@@ -321,7 +320,7 @@ func (c *collector) wedgeShown(e vmevent.Event) string {
 func (c *collector) wedgeUnended(seq int) {
 	c.mu.Lock()
 	why := ""
-	if c.wedge != "" && c.wedgeSeq == seq && c.exited.IsZero() {
+	if c.wedge != "" && c.wedgeSeq == seq && c.times.exited.IsZero() {
 		why = c.markWedged(fmt.Sprintf("the guest suite had not ended %s after it", c.wedgeWait))
 	}
 	c.mu.Unlock()
@@ -352,4 +351,26 @@ func (c *collector) input(end verdict.VMEnd, planned []verdict.Planned) verdict.
 	defer c.mu.Unlock()
 	return verdict.Input{Events: append([]vmevent.Event(nil), c.events...), Console: append([]string(nil), c.console...),
 		End: end, Find: c.find, Known: c.known, Planned: planned}
+}
+
+// timesSoFar is when the guest reached each point of its run, so far.
+func (c *collector) timesSoFar() vmTimes {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.times
+}
+
+// consoleSoFar is the console lines so far.
+func (c *collector) consoleSoFar() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.console...)
+}
+
+// guestData is what the guest sent besides its events: its Ginkgo report,
+// its kernel log and its coverage archive.
+func (c *collector) guestData() (ginkgo json.RawMessage, kmsg []string, coverage json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ginkgo, c.kmsg, c.coverage
 }

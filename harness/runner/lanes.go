@@ -45,119 +45,166 @@ type laneResult struct {
 	noGuest string
 }
 
+// laneBook is what the lanes share, under its mutex: every VM's run so
+// far (by the VM's order in the plan), the next destructive VM to take,
+// and what stops any further VM from starting.
+type laneBook struct {
+	mu   sync.Mutex
+	runs map[int]report.VMRun
+	// next is the next destructive VM to run.
+	next int
+	// err is the first infrastructure error of a boot.
+	err error
+	// noGuest says why no further VM starts: the guest cannot start.
+	noGuest string
+	// absent is the feature a VM's guest found absent
+	// (verdict.Run.FeatureAbsent).
+	absent string
+}
+
 // run runs the plan under ctx: once ctx is cancelled (a signal, or the
 // run stopping early) no VM starts, and each VM not started is NOT-RUN
 // with ctx's cause.
 func (l *lanes) run(ctx context.Context) laneResult {
-	results := make(map[int]report.VMRun)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		noGuest  string // why no further VM is started: the guest cannot start
-		absent   string // a VM's guest found the feature absent (verdict.Run.FeatureAbsent)
-		wg       sync.WaitGroup
-		next     int // the next destructive VM to run
-	)
-	take := func(lane int) (vmJob, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case firstErr != nil || noGuest != "" || ctx.Err() != nil:
-		case lane < len(l.plan.shards) && results[l.plan.shards[lane].order].Name == "":
-			return l.plan.shards[lane], true
-		case next < len(l.plan.destructive):
-			next++
-			return l.plan.destructive[next-1], true
-		}
-		return vmJob{}, false
-	}
+	b := &laneBook{runs: make(map[int]report.VMRun)}
+	var wg sync.WaitGroup
 	for lane := range l.plan.lanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				j, ok := take(lane)
-				if !ok {
-					return
-				}
-				planned := l.planned(j)
-				if time.Until(l.deadline) < minVMTime {
-					mu.Lock()
-					results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, fmt.Sprintf("the run's deadline (-timeout %s) passed before VM %s could start", l.timeout, j.name))}
-					mu.Unlock()
-					continue
-				}
-				if j.spec != "" && l.gateSkip != nil {
-					mu.Lock()
-					vr, ok := l.gateSkip(j, results)
-					if ok {
-						results[j.order] = *vr
-					}
-					mu.Unlock()
-					if ok {
-						l.logf("  %-8s %s (%s)", "SKIPPED", j.spec, vr.Verdict.Specs[0].Reason)
-						continue
-					}
-					l.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
-				}
-				vr, err := l.boot(ctx, j, planned)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if vr == nil {
-					why := "not run"
-					if err != nil {
-						why = oneLine(err.Error())
-					}
-					vr = &report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, why)}
-				}
-				results[j.order] = *vr
-				// A guest that never started will not start in the next VM
-				// either.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
-					noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
-				}
-				// Nor will a kernel without the feature have it there.
-				if v := vr.Verdict; v.Outcome == verdict.Untested && v.FeatureAbsent != "" && absent == "" {
-					absent, noGuest = v.FeatureAbsent, verdict.FeatureAbsentPrefix+v.FeatureAbsent
-				}
-				mu.Unlock()
-				if l.ended != nil {
-					l.ended(j, vr)
-				}
-			}
+			l.runLane(ctx, b, lane)
 		}()
 	}
 	wg.Wait()
-	// Every planned VM has a verdict, those that never started included.
-	for _, j := range append(append([]vmJob(nil), l.plan.shards...), l.plan.destructive...) {
-		if _, ok := results[j.order]; ok {
+	l.notStarted(ctx, b)
+	return b.result()
+}
+
+// runLane runs lane's VMs one after the other: its shard, then
+// destructive VMs while any is left, until the run stops starting VMs.
+func (l *lanes) runLane(ctx context.Context, b *laneBook, lane int) {
+	for {
+		j, ok := l.take(ctx, b, lane)
+		if !ok {
+			return
+		}
+		planned := l.planned(j)
+		if l.decidedUnbooted(b, j, planned) {
 			continue
 		}
-		if absent != "" && ctx.Err() == nil {
-			results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.FeatureAbsentRun(l.planned(j), absent)}
+		vr, err := l.boot(ctx, j, planned)
+		vr = b.record(ctx, j, planned, vr, err)
+		if l.ended != nil {
+			l.ended(j, vr)
+		}
+	}
+}
+
+// take returns the next VM lane runs; false when there is none, or the
+// run starts no further VM.
+func (l *lanes) take(ctx context.Context, b *laneBook, lane int) (vmJob, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.err != nil || b.noGuest != "" || ctx.Err() != nil:
+	case lane < len(l.plan.shards) && b.runs[l.plan.shards[lane].order].Name == "":
+		return l.plan.shards[lane], true
+	case b.next < len(l.plan.destructive):
+		b.next++
+		return l.plan.destructive[b.next-1], true
+	}
+	return vmJob{}, false
+}
+
+// decidedUnbooted records j's verdict without booting it when it needs
+// no VM: the run's deadline left no time for one (NOT-RUN), or a
+// destructive spec met the ABI gate in an earlier VM (SKIP, gateSkip).
+func (l *lanes) decidedUnbooted(b *laneBook, j vmJob, planned []verdict.Planned) bool {
+	if time.Until(l.deadline) < minVMTime {
+		b.mu.Lock()
+		b.runs[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, fmt.Sprintf("the run's deadline (-timeout %s) passed before VM %s could start", l.timeout, j.name))}
+		b.mu.Unlock()
+		return true
+	}
+	if j.spec == "" || l.gateSkip == nil {
+		return false
+	}
+	b.mu.Lock()
+	vr, ok := l.gateSkip(j, b.runs)
+	if ok {
+		b.runs[j.order] = *vr
+	}
+	b.mu.Unlock()
+	if ok {
+		l.logf("  %-8s %s (%s)", "SKIPPED", j.spec, vr.Verdict.Specs[0].Reason)
+		return true
+	}
+	l.logf("destructive spec in its own VM %s: %s", j.name, j.spec)
+	return false
+}
+
+// record keeps a booted VM's run (NOT-RUN when boot returned none) and
+// what it says of the VMs still to start; it returns the run kept.
+func (b *laneBook) record(ctx context.Context, j vmJob, planned []verdict.Planned, vr *report.VMRun, err error) *report.VMRun {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	if vr == nil {
+		why := "not run"
+		if err != nil {
+			why = oneLine(err.Error())
+		}
+		vr = &report.VMRun{Name: j.name, Verdict: verdict.NotStarted(planned, why)}
+	}
+	b.runs[j.order] = *vr
+	// A guest that never started will not start in the next VM either.
+	if v := vr.Verdict; v.Outcome == verdict.Untested && !v.GuestStarted && ctx.Err() == nil {
+		b.noGuest = fmt.Sprintf("the guest never started in VM %s", j.name)
+	}
+	// Nor will a kernel without the feature have it there.
+	if v := vr.Verdict; v.Outcome == verdict.Untested && v.FeatureAbsent != "" && b.absent == "" {
+		b.absent, b.noGuest = v.FeatureAbsent, verdict.FeatureAbsentPrefix+v.FeatureAbsent
+	}
+	return vr
+}
+
+// notStarted gives every planned VM that never started its verdict, once
+// the lanes are done: the kernel lacks the feature, or NOT-RUN with why
+// the run started no further VM.
+func (l *lanes) notStarted(ctx context.Context, b *laneBook) {
+	for _, j := range append(append([]vmJob(nil), l.plan.shards...), l.plan.destructive...) {
+		if _, ok := b.runs[j.order]; ok {
+			continue
+		}
+		if b.absent != "" && ctx.Err() == nil {
+			b.runs[j.order] = report.VMRun{Name: j.name, Verdict: verdict.FeatureAbsentRun(l.planned(j), b.absent)}
 			continue
 		}
 		why := "not started"
 		switch {
 		case ctx.Err() != nil:
 			why = interruption(ctx) + " before VM " + j.name + " started"
-		case noGuest != "":
-			why = noGuest
-		case firstErr != nil:
-			why = oneLine(firstErr.Error())
+		case b.noGuest != "":
+			why = b.noGuest
+		case b.err != nil:
+			why = oneLine(b.err.Error())
 		}
-		results[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(l.planned(j), why)}
+		b.runs[j.order] = report.VMRun{Name: j.name, Verdict: verdict.NotStarted(l.planned(j), why)}
 	}
-	orders := make([]int, 0, len(results))
-	for o := range results {
+}
+
+// result is every VM's run in the plan's order.
+func (b *laneBook) result() laneResult {
+	orders := make([]int, 0, len(b.runs))
+	for o := range b.runs {
 		orders = append(orders, o)
 	}
 	sort.Ints(orders)
-	out := laneResult{err: firstErr, noGuest: noGuest}
+	out := laneResult{err: b.err, noGuest: b.noGuest}
 	for _, o := range orders {
-		out.runs = append(out.runs, results[o])
+		out.runs = append(out.runs, b.runs[o])
 	}
 	return out
 }

@@ -17,7 +17,7 @@ import (
 func fakeLanes(boot func(ctx context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error)) *lanes {
 	est := func(string) float64 { return 2 }
 	args := func([]string, bool) []string { return nil }
-	plan := planVMs(2, []string{"a", "b", "c", "d", "e", "f"}, []string{"x", "y", "z"}, est, 0, args, func(string) []string { return nil }, time.Minute, time.Minute)
+	plan := vmPlanner{lanes: 2, est: est, mainArgs: args, destructiveArgs: func(string) []string { return nil }, mainTimeout: time.Minute, destructiveTimeout: time.Minute}.plan([]string{"a", "b", "c", "d", "e", "f"}, []string{"x", "y", "z"})
 	return &lanes{
 		plan: plan, timeout: time.Minute, deadline: time.Now().Add(time.Minute),
 		planned: func(j vmJob) []verdict.Planned { return j.planned(func(string) []string { return nil }) },
@@ -130,5 +130,65 @@ func TestLanesReportVMsTheDeadlineLeftNoTimeFor(t *testing.T) {
 		if r.Verdict.Outcome != verdict.NotRun || !strings.Contains(r.Verdict.Reason, "the run's deadline (-timeout 1m0s) passed before VM "+r.Name) {
 			t.Errorf("%s: %s %q", r.Name, r.Verdict.Outcome, r.Verdict.Reason)
 		}
+	}
+}
+
+func TestLanesReportTheRestFeatureAbsentOnceAGuestFindsItMissing(t *testing.T) {
+	l := fakeLanes(func(_ context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		v := verdict.FeatureAbsentRun(planned, "no fuse.enable_uring")
+		v.GuestStarted = true
+		return &report.VMRun{Name: j.name, Verdict: v}, nil
+	})
+	l.plan.lanes = 1
+	l.plan.shards = l.plan.shards[:1]
+	res := l.run(context.Background())
+	if res.err != nil || res.noGuest != verdict.FeatureAbsentPrefix+"no fuse.enable_uring" {
+		t.Fatalf("err %v, noGuest %q", res.err, res.noGuest)
+	}
+	if len(res.runs) != 4 {
+		t.Fatalf("%d runs, want main-1 and 3 destructive", len(res.runs))
+	}
+	for _, r := range res.runs {
+		if v := r.Verdict; v.Outcome != verdict.Untested || v.FeatureAbsent != "no fuse.enable_uring" {
+			t.Errorf("%s: %s, absent %q; want UNTESTED for the absent feature", r.Name, v.Outcome, v.FeatureAbsent)
+		}
+	}
+}
+
+func TestLanesDecideADestructiveSpecTheABIGateSkippedWithoutBooting(t *testing.T) {
+	var mu sync.Mutex
+	booted, ended := map[string]bool{}, map[string]bool{}
+	l := fakeLanes(func(_ context.Context, j vmJob, planned []verdict.Planned) (*report.VMRun, error) {
+		mu.Lock()
+		booted[j.name] = true
+		mu.Unlock()
+		return passed(j, planned), nil
+	})
+	l.plan.lanes = 1 // one lane, so that main-1 and main-2 are done before any destructive VM
+	l.plan.shards = l.plan.shards[:1]
+	l.gateSkip = func(j vmJob, done map[int]report.VMRun) (*report.VMRun, bool) {
+		if j.spec != "y" || len(done) == 0 {
+			return nil, false
+		}
+		v := &verdict.Run{Outcome: verdict.Skip, GuestStarted: true, Specs: []verdict.Spec{{Name: j.spec, Outcome: verdict.Skip, Reason: "gate"}}}
+		return &report.VMRun{Name: j.name, Verdict: v}, true
+	}
+	l.ended = func(j vmJob, _ *report.VMRun) {
+		mu.Lock()
+		ended[j.name] = true
+		mu.Unlock()
+	}
+	res := l.run(context.Background())
+	var skipped string
+	for _, r := range res.runs {
+		if r.Verdict.Outcome == verdict.Skip {
+			skipped = r.Name
+		}
+	}
+	if skipped == "" || booted[skipped] || ended[skipped] || len(booted) != 3 || len(ended) != 3 {
+		t.Errorf("skipped %q; booted %v, ended %v: want the gate's VM neither booted nor ended, the 3 others both", skipped, booted, ended)
+	}
+	if c := countOutcomes(res.runs); c[verdict.Skip] != 1 || c[verdict.Pass] != 5 {
+		t.Errorf("outcomes %v, want 1 SKIP and 5 PASS", c)
 	}
 }

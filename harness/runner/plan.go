@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
-
 	"github.com/zcsuite/zcsuite/harness/report"
 	"github.com/zcsuite/zcsuite/harness/shard"
+	"github.com/zcsuite/zcsuite/harness/verdict"
 	"github.com/zcsuite/zcsuite/suites/labels"
 	"github.com/zcsuite/zcsuite/suites/spectime"
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
@@ -83,21 +83,37 @@ type vmPlan struct {
 	lanes       int
 }
 
-// planVMs splits the non-destructive specs into at most lanes shards of
+// vmPlanner splits a run's specs among its VMs (plan).
+type vmPlanner struct {
+	// lanes is how many VMs run at once.
+	lanes int
+	// est is a spec's expected guest time in seconds.
+	est func(spec string) float64
+	// firstExtra is the time the first shard's VM spends besides its
+	// specs (zcserver's tests, which run after them).
+	firstExtra float64
+	// mainArgs are a shard VM's guest arguments; destructiveArgs a
+	// destructive spec's VM's.
+	mainArgs        func(specs []string, sharded bool) []string
+	destructiveArgs func(spec string) []string
+	// mainTimeout bounds a shard VM, destructiveTimeout a destructive one.
+	mainTimeout, destructiveTimeout time.Duration
+}
+
+// plan splits the non-destructive specs into at most lanes shards of
 // about equal expected time (longest spec first, each onto the least
 // loaded shard). With one shard its VM keeps the caller's own filter
 // (mainArgs gets sharded false); otherwise each shard VM focuses on
 // exactly its specs. Sharding costs a VM start per shard, so a few specs
 // stay in one VM.
 //
-// firstExtra is the time the first shard's VM spends besides its specs
-// (zcserver's tests, which run after them): the balance counts it, so that
-// the first VM gets fewer specs instead of ending last. It counts at most
-// an equal share of the specs' time, so that the first VM always keeps
-// specs of its own (a VM focused on no spec would fail its suite) even
-// when the tests' time was recorded on a busier host than the specs'.
-func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float64, firstExtra float64, mainArgs func(specs []string, sharded bool) []string, destructiveArgs func(spec string) []string, mainTimeout, destructiveTimeout time.Duration) vmPlan {
-	lanes = max(lanes, 1)
+// The balance counts firstExtra, so that the first VM gets fewer specs
+// instead of ending last. It counts at most an equal share of the specs'
+// time, so that the first VM always keeps specs of its own (a VM focused
+// on no spec would fail its suite) even when the tests' time was recorded
+// on a busier host than the specs'.
+func (pl vmPlanner) plan(mainSpecs, destructive []string) vmPlan {
+	lanes, est, firstExtra := max(pl.lanes, 1), pl.est, pl.firstExtra
 	total := 0.0
 	for _, s := range mainSpecs {
 		total += est(s)
@@ -119,11 +135,11 @@ func planVMs(lanes int, mainSpecs, destructive []string, est func(string) float6
 			if nShards > 1 {
 				name = fmt.Sprintf("main-%d", i+1)
 			}
-			p.shards = append(p.shards, vmJob{name: name, specs: sh, args: mainArgs(sh, nShards > 1), timeout: mainTimeout, est: load[i] + vmOverheadSec, order: i})
+			p.shards = append(p.shards, vmJob{name: name, specs: sh, args: pl.mainArgs(sh, nShards > 1), timeout: pl.mainTimeout, est: load[i] + vmOverheadSec, order: i})
 		}
 	}
 	for i, s := range destructive {
-		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), spec: s, specs: []string{s}, args: destructiveArgs(s), timeout: destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
+		p.destructive = append(p.destructive, vmJob{name: fmt.Sprintf("destructive-%d", i+1), spec: s, specs: []string{s}, args: pl.destructiveArgs(s), timeout: pl.destructiveTimeout, est: est(s) + vmOverheadSec, order: lanes + i})
 	}
 	sort.SliceStable(p.destructive, func(i, j int) bool { return p.destructive[i].est > p.destructive[j].est })
 	p.lanes = max(len(p.shards), min(lanes, len(p.destructive)))
@@ -194,4 +210,16 @@ func (t specTimings) update(runs []report.VMRun) {
 func (t specTimings) save(cacheDir, accel string) {
 	b, _ := json.MarshalIndent(t, "", " ")
 	writeCacheFile(timingsPath(cacheDir, accel), b)
+}
+
+// planned lists the specs the VM is to run, with their labels.
+func (j vmJob) planned(labelsOf func(string) []string) []verdict.Planned {
+	out := make([]verdict.Planned, len(j.specs))
+	for i, s := range j.specs {
+		out[i] = verdict.Planned{Name: s, Labels: labelsOf(s)}
+	}
+	for _, s := range j.goTestSpecs {
+		out = append(out, verdict.Planned{Name: s})
+	}
+	return out
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/zcsuite/zcsuite/vmimage/vmevent"
 )
 
-func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
+func TestVMPlannerBalancesShardsAndKeepsEverySpec(t *testing.T) {
 	specs := []string{"a", "b", "c", "d", "e", "f", "g"}
 	sec := map[string]float64{"a": 6, "b": 5, "c": 4, "d": 3, "e": 2, "f": 1, "g": 1, "x": 1, "y": 2}
 	est := func(s string) float64 { return sec[s] }
@@ -28,7 +28,7 @@ func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
 		return []string{"--ginkgo.focus=" + focusOn(s)}
 	}
 	dArgs := func(s string) []string { return []string{s} }
-	p := planVMs(2, specs, []string{"x", "y"}, est, 0, mainArgs, dArgs, time.Minute, time.Second)
+	p := vmPlanner{lanes: 2, est: est, mainArgs: mainArgs, destructiveArgs: dArgs, mainTimeout: time.Minute, destructiveTimeout: time.Second}.plan(specs, []string{"x", "y"})
 	if p.lanes != 2 || len(p.shards) != 2 || p.shards[0].name != "main-1" || p.shards[1].name != "main-2" {
 		t.Fatalf("plan %+v: want 2 lanes with shards main-1 and main-2", p)
 	}
@@ -59,11 +59,11 @@ func TestPlanVMsBalancesShardsAndKeepsEverySpec(t *testing.T) {
 
 // The first VM also runs zcserver's tests after its specs: the balance
 // counts them, so it gets fewer specs and the two VMs end together.
-func TestPlanVMsCountsTheFirstVMsServerTests(t *testing.T) {
+func TestVMPlannerCountsTheFirstVMsServerTests(t *testing.T) {
 	specs := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	est := func(string) float64 { return 5 }
 	args := func([]string, bool) []string { return nil }
-	p := planVMs(2, specs, nil, est, 20, args, nil, time.Minute, time.Minute)
+	p := vmPlanner{lanes: 2, est: est, firstExtra: 20, mainArgs: args, mainTimeout: time.Minute, destructiveTimeout: time.Minute}.plan(specs, nil)
 	if len(p.shards) != 2 {
 		t.Fatalf("%d shards, want 2", len(p.shards))
 	}
@@ -77,10 +77,10 @@ func TestPlanVMsCountsTheFirstVMsServerTests(t *testing.T) {
 
 // Server tests recorded longer than all the specs (a busier host): the
 // first VM still gets specs, a quarter of their time, never none.
-func TestPlanVMsKeepsSpecsOnTheFirstVM(t *testing.T) {
+func TestVMPlannerKeepsSpecsOnTheFirstVM(t *testing.T) {
 	specs := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	est := func(string) float64 { return 5 }
-	p := planVMs(2, specs, nil, est, 54, func([]string, bool) []string { return nil }, nil, time.Minute, time.Minute)
+	p := vmPlanner{lanes: 2, est: est, firstExtra: 54, mainArgs: func([]string, bool) []string { return nil }, mainTimeout: time.Minute, destructiveTimeout: time.Minute}.plan(specs, nil)
 	if len(p.shards) != 2 || len(p.shards[0].specs) != 2 || len(p.shards[1].specs) != 6 {
 		t.Fatalf("shards %+v: want 2 specs on the first, 6 on the second", p.shards)
 	}
@@ -110,14 +110,13 @@ func TestCollectorTimesGoTests(t *testing.T) {
 	}
 }
 
-func TestPlanVMsDoesNotShardAFewSpecs(t *testing.T) {
-	p := planVMs(2, []string{"a", "b"}, []string{"x", "y", "z"}, func(string) float64 { return 0.1 }, 0,
-		func(s []string, sharded bool) []string {
-			if sharded || len(s) != 2 {
-				t.Fatalf("sharded=%v with %d specs", sharded, len(s))
-			}
-			return nil
-		}, func(s string) []string { return []string{s} }, time.Minute, time.Second)
+func TestVMPlannerDoesNotShardAFewSpecs(t *testing.T) {
+	p := vmPlanner{lanes: 2, est: func(string) float64 { return 0.1 }, mainArgs: func(s []string, sharded bool) []string {
+		if sharded || len(s) != 2 {
+			t.Fatalf("sharded=%v with %d specs", sharded, len(s))
+		}
+		return nil
+	}, destructiveArgs: func(s string) []string { return []string{s} }, mainTimeout: time.Minute, destructiveTimeout: time.Second}.plan([]string{"a", "b"}, []string{"x", "y", "z"})
 	if len(p.shards) != 1 || p.shards[0].name != "main" || p.lanes != 2 {
 		t.Fatalf("plan %+v, want one VM named main and 2 lanes for the destructive VMs", p)
 	}

@@ -26,7 +26,7 @@ func TestReproArgsSelectEachShard(t *testing.T) {
 	mainArgs := func(specs []string, sharded bool) []string {
 		return []string{"--ginkgo.label-filter=!destructive && !bench", "--ginkgo.focus=" + focusOn(specs)}
 	}
-	p := planVMs(2, main, nil, func(string) float64 { return 1 }, 0, mainArgs, nil, time.Minute, time.Minute)
+	p := vmPlanner{lanes: 2, est: func(string) float64 { return 1 }, mainArgs: mainArgs, mainTimeout: time.Minute, destructiveTimeout: time.Minute}.plan(main, nil)
 	if len(p.shards) != 2 {
 		t.Fatalf("%d shards", len(p.shards))
 	}

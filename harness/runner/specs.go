@@ -31,72 +31,21 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 	if c.Bench {
 		mainFilter = andFilter(c.LabelFilter, labels.Bench)
 	}
-	var destructive, mainSpecs []string
-	var dLabels, mLabels map[string][]string
-	var dErr, mErr error
-	var listed sync.WaitGroup
-	if c.Destructive && !c.Bench {
-		listed.Add(1)
-		go func() {
-			defer listed.Done()
-			destructive, dLabels, dErr = listSpecs(ctx, guestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
-		}()
-	}
-	mainSpecs, mLabels, mErr = listSpecs(ctx, guestTest, mainFilter, c.Focus)
-	listed.Wait()
-	if err := errors.Join(dErr, mErr); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
-		}
-		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
-	}
-	if len(mainSpecs)+len(destructive) == 0 {
-		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
-	}
-	// zcserver's own tests belong to a whole run: every shard counts them
-	// in the run's spec set, the first one runs them.
-	var serverSpecs []string
-	if wholeRun(c) {
-		names, err := listGoTests(ctx, serverTest)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
-		}
-		for _, n := range names {
-			serverSpecs = append(serverSpecs, vmevent.GoTestSpec(vmevent.ServerTests, n))
-		}
-	}
-	mainSpecs, destructive, err := selectShard(c, mainSpecs, destructive, serverSpecs, facts)
+	l, err := listSelected(ctx, c, guestTest, mainFilter)
 	if err != nil {
 		return nil, err
 	}
-	jobs := c.Jobs
-	if c.Bench {
-		// Concurrent VMs would skew the measurements.
-		jobs = 1
+	// zcserver's own tests belong to a whole run: every shard counts them
+	// in the run's spec set, the first one runs them.
+	serverSpecs, err := listServerSpecs(ctx, c, serverTest)
+	if err != nil {
+		return nil, err
 	}
-	mainArgs := func(specs []string, sharded bool) []string {
-		args := []string{"--ginkgo.label-filter=" + mainFilter}
-		switch {
-		case sharded || c.Shard.On():
-			args = append(args, "--ginkgo.focus="+focusOn(specs))
-		case c.Focus != "":
-			args = append(args, "--ginkgo.focus="+c.Focus)
-		}
-		return args
+	mainSpecs, destructive, err := selectShard(c, l.main, l.destructive, serverSpecs, facts)
+	if err != nil {
+		return nil, err
 	}
-	destructiveArgs := func(spec string) []string {
-		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
-	}
-	// A destructive spec runs for seconds; a kernel it wedged on purpose
-	// must not hold the run for the whole suite deadline.
-	dTimeout := min(c.Timeout, DestructiveTimeout)
-	serverSec := 0.0
-	if runsServerTests(c) {
-		for _, s := range serverSpecs {
-			serverSec += timings.est(s)
-		}
-	}
-	plan := planVMs(jobs, mainSpecs, destructive, timings.est, serverSec, mainArgs, destructiveArgs, c.Timeout, dTimeout)
+	plan := planner(c, mainFilter, timings, serverSpecs).plan(mainSpecs, destructive)
 	for _, js := range [][]vmJob{plan.shards, plan.destructive} {
 		for i := range js {
 			js[i].name = shardVMName(c, js[i].name)
@@ -113,14 +62,97 @@ func planSpecs(ctx context.Context, c *Config, guestTest, serverTest string, tim
 		}
 	}
 	return &specPlan{
-		main: mainSpecs, destructive: destructive, dLabels: dLabels, plan: plan,
+		main: mainSpecs, destructive: destructive, dLabels: l.dLabels, plan: plan,
 		labels: func(spec string) []string {
-			if l, ok := mLabels[spec]; ok {
-				return l
+			if lb, ok := l.mLabels[spec]; ok {
+				return lb
 			}
-			return dLabels[spec]
+			return l.dLabels[spec]
 		},
 	}, nil
+}
+
+// selected is the specs a run's filters select, with their labels.
+type selected struct {
+	main, destructive []string
+	mLabels, dLabels  map[string][]string
+}
+
+// listSelected lists the non-destructive specs mainFilter selects and,
+// at the same time, the destructive specs (unless the run has none).
+func listSelected(ctx context.Context, c *Config, guestTest, mainFilter string) (*selected, error) {
+	var l selected
+	var dErr, mErr error
+	var listed sync.WaitGroup
+	if c.Destructive && !c.Bench {
+		listed.Add(1)
+		go func() {
+			defer listed.Done()
+			l.destructive, l.dLabels, dErr = listSpecs(ctx, guestTest, andFilter(c.LabelFilter, labels.Destructive+" && !"+labels.Bench), c.Focus)
+		}()
+	}
+	l.main, l.mLabels, mErr = listSpecs(ctx, guestTest, mainFilter, c.Focus)
+	listed.Wait()
+	if err := errors.Join(dErr, mErr); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s", ErrUntestable, interruption(ctx))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	if len(l.main)+len(l.destructive) == 0 {
+		return nil, fmt.Errorf("%w: the label filter %q and focus %q select no spec", ErrUsage, c.LabelFilter, c.Focus)
+	}
+	return &l, nil
+}
+
+// listServerSpecs names zcserver's own tests as specs, in a whole run
+// (none otherwise).
+func listServerSpecs(ctx context.Context, c *Config, serverTest string) ([]string, error) {
+	if !wholeRun(c) {
+		return nil, nil
+	}
+	names, err := listGoTests(ctx, serverTest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntestable, err)
+	}
+	var specs []string
+	for _, n := range names {
+		specs = append(specs, vmevent.GoTestSpec(vmevent.ServerTests, n))
+	}
+	return specs, nil
+}
+
+// planner is the run's VM planner: its lanes, its spec timings, the
+// first VM's server tests, the guest arguments of each kind of VM and
+// their timeouts.
+func planner(c *Config, mainFilter string, timings specTimings, serverSpecs []string) vmPlanner {
+	pl := vmPlanner{lanes: c.Jobs, est: timings.est, mainTimeout: c.Timeout,
+		// A destructive spec runs for seconds; a kernel it wedged on
+		// purpose must not hold the run for the whole suite deadline.
+		destructiveTimeout: min(c.Timeout, DestructiveTimeout)}
+	if c.Bench {
+		// Concurrent VMs would skew the measurements.
+		pl.lanes = 1
+	}
+	pl.mainArgs = func(specs []string, sharded bool) []string {
+		args := []string{"--ginkgo.label-filter=" + mainFilter}
+		switch {
+		case sharded || c.Shard.On():
+			args = append(args, "--ginkgo.focus="+focusOn(specs))
+		case c.Focus != "":
+			args = append(args, "--ginkgo.focus="+c.Focus)
+		}
+		return args
+	}
+	pl.destructiveArgs = func(spec string) []string {
+		return []string{"--ginkgo.focus=" + focusOn([]string{spec}), "--ginkgo.label-filter=" + labels.Destructive}
+	}
+	if runsServerTests(c) {
+		for _, s := range serverSpecs {
+			pl.firstExtra += timings.est(s)
+		}
+	}
+	return pl
 }
 
 // runsServerTests says whether a run also runs zcserver's own Go tests in
@@ -155,4 +187,11 @@ func listGoTests(ctx context.Context, bin string) ([]string, error) {
 		return nil, fmt.Errorf("%s lists no test", bin)
 	}
 	return names, nil
+}
+
+func andFilter(a, b string) string {
+	if strings.TrimSpace(a) == "" {
+		return b
+	}
+	return "(" + a + ") && (" + b + ")"
 }
